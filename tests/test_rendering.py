@@ -1,0 +1,108 @@
+import math
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from hybridlib.rendering import (
+    face_normals,
+    overlay_mesh,
+    project_to_pixels,
+    render_mesh,
+    render_mesh_premultiplied,
+    render_silhouette,
+    write_image,
+)
+
+
+def uv_sphere(radius: float, rings: int = 48, segments: int = 96) -> tuple[np.ndarray, np.ndarray]:
+    """Closed UV sphere with outward, counter-clockwise faces."""
+    vertices = [(0.0, radius, 0.0)]
+    for ring in range(1, rings):
+        polar = math.pi * ring / rings
+        for segment in range(segments):
+            azimuth = 2 * math.pi * segment / segments
+            vertices.append((radius * math.sin(polar) * math.cos(azimuth), radius * math.cos(polar), radius * math.sin(polar) * math.sin(azimuth)))
+    vertices.append((0.0, -radius, 0.0))
+    faces = []
+    index = lambda ring, segment: 1 + (ring - 1) * segments + segment % segments  # noqa: E731
+    for segment in range(segments):
+        faces.append((0, index(1, segment + 1), index(1, segment)))
+        faces.append((len(vertices) - 1, index(rings - 1, segment), index(rings - 1, segment + 1)))
+        for ring in range(1, rings - 1):
+            a, b = index(ring, segment), index(ring, segment + 1)
+            c, d = index(ring + 1, segment), index(ring + 1, segment + 1)
+            faces += [(a, b, d), (a, d, c)]
+    vertices, faces = np.array(vertices), np.array(faces)
+    # make the winding outward (the test must not depend on the construction above)
+    centroids = vertices[faces].mean(axis=1)
+    inward = (face_normals(vertices, faces) * centroids).sum(axis=1) < 0
+    faces[inward] = faces[inward][:, ::-1]
+    return vertices, faces
+
+
+def test_silhouette_area_matches_projected_area_of_a_sphere():
+    vertices, faces = uv_sphere(radius=0.5)
+    camera = np.array([1.4, 0.1, -0.05])  # radius 0.7 in normalised units = 78.4 px
+    mask = render_silhouette(vertices, faces, camera, image_size=224)
+    expected_area = math.pi * (0.5 * 1.4 * 112) ** 2
+    assert abs(mask.sum() / expected_area - 1.0) < 0.01
+    # and it sits where the camera puts it
+    rows, cols = np.nonzero(mask)
+    assert abs(cols.mean() + 0.5 - (0.1 * 1.4 + 1) * 112) < 0.5
+    assert abs(rows.mean() + 0.5 - (-0.05 * 1.4 + 1) * 112) < 0.5
+
+
+def test_render_shades_towards_the_light_and_paints_only_the_silhouette():
+    vertices, faces = uv_sphere(radius=0.5)
+    camera = np.array([1.4, 0.0, 0.0])
+    image = render_mesh(vertices, faces, camera, image_size=224)
+    mask = render_silhouette(vertices, faces, camera, image_size=224)
+    _, coverage = render_mesh_premultiplied(vertices, faces, camera, image_size=224)
+    # front faces alone cover the same pixels as the all-faces silhouette of a closed mesh
+    assert ((coverage >= 0.5) != mask).sum() <= 0.005 * mask.sum()
+    # paint never lands farther than the anti-aliased border (one pixel) outside the mask
+    border = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    painted = image.any(axis=2)
+    assert (painted & ~border).sum() == 0 and (mask & ~painted).sum() == 0
+    # default light comes from the upper left (towards the viewer): that side is brighter
+    assert image[70, 70].sum() > image[154, 154].sum()
+
+
+def test_painter_puts_the_nearer_triangle_on_top_whatever_the_order():
+    near = np.array([[-0.5, -0.5, -1.0], [0.5, -0.5, -1.0], [0.0, 0.5, -1.0]])
+    far = near + [0.1, 0.0, 2.0]
+    vertices = np.concatenate([near, far])
+    faces_near_first = np.array([[0, 2, 1], [3, 5, 4]])  # both facing the camera (normal z < 0)
+    assert (face_normals(vertices, faces_near_first)[:, 2] < 0).all()
+    for faces in (faces_near_first, faces_near_first[::-1]):
+        image_near = render_mesh(vertices, faces, np.array([1.0, 0.0, 0.0]), 64, colour=(255, 0, 0))
+        centre = image_near[32, 32]
+        # both are red; the visible one must be the near triangle: check by removing it
+        only_far = render_mesh(vertices, faces[faces[:, 0] == 3], np.array([1.0, 0.0, 0.0]), 64, colour=(0, 255, 0))
+        assert only_far[32, 32, 1] > 0 and centre[0] > 0 and centre[1] == 0
+
+
+def test_back_faces_are_culled_and_torch_inputs_work():
+    triangle = torch.tensor([[-0.5, -0.5, 0.0], [0.5, -0.5, 0.0], [0.0, 0.5, 0.0]], requires_grad=True)
+    facing_away = torch.tensor([[0, 1, 2]])
+    assert face_normals(triangle.detach().numpy(), facing_away.numpy())[0, 2] > 0
+    assert render_mesh(triangle, facing_away, torch.tensor([1.0, 0.0, 0.0]), 32).sum() == 0
+    assert render_silhouette(triangle, facing_away, torch.tensor([1.0, 0.0, 0.0]), 32).sum() > 0
+
+
+def test_project_to_pixels_uses_pixel_convention():
+    projected = project_to_pixels(np.array([[0.0, 0.0, 3.0], [1.0, -1.0, 0.0]]), np.array([1.0, 0.0, 0.0]), 100)
+    assert np.allclose(projected, [[50.0, 50.0, 3.0], [100.0, 0.0, 0.0]])
+
+
+def test_overlay_blends_only_under_the_mesh(tmp_path):
+    vertices, faces = uv_sphere(radius=0.3)
+    image = np.full((96, 96, 3), 40, np.uint8)
+    blended = overlay_mesh(image, vertices, faces, np.array([1.0, 0.0, 0.0]))
+    assert (blended[0, 0] == 40).all() and blended[48, 48].sum() > 3 * 40
+    path = write_image(tmp_path / "sub" / "overlay.png", blended)
+    assert path.is_file() and path.stat().st_size > 0
+    with pytest.raises(ValueError, match="square"):
+        overlay_mesh(np.zeros((10, 20, 3), np.uint8), vertices, faces, np.array([1.0, 0.0, 0.0]))
