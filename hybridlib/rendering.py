@@ -88,6 +88,54 @@ def _downsample(canvas: np.ndarray, image_size: int) -> np.ndarray:
     return small.astype(np.float32) / 255.0
 
 
+@dataclass(frozen=True)
+class FaceRaster:
+    """Which face is in front at every supersampled pixel.
+
+    face_ids (S·k, S·k) int32, -1 where no face covers the pixel; supersampling k; faces
+    are indices into the mesh's face array; normals (F,3) the unit face normals.
+    """
+
+    face_ids: np.ndarray
+    supersampling: int
+    normals: np.ndarray
+
+    def face_at(self, points_px: np.ndarray) -> np.ndarray:
+        """Front face (K,) under points (K,2) in output-pixel coordinates; -1 outside or uncovered."""
+        fine = np.floor(np.asarray(points_px, np.float64) * self.supersampling).astype(np.int64)
+        size = self.face_ids.shape[0]
+        inside = ((fine >= 0) & (fine < size)).all(axis=1)
+        result = np.full(len(fine), -1, np.int64)
+        result[inside] = self.face_ids[fine[inside, 1], fine[inside, 0]]
+        return result
+
+
+def rasterise_faces(vertices: np.ndarray, faces: np.ndarray, camera: np.ndarray, image_size: int = 224, supersampling: int = SUPERSAMPLING) -> FaceRaster:
+    """Painter's algorithm on face indices: front-facing faces (V,3)/(F,3) under ``camera``,
+    painted far to near at ``supersampling`` × ``image_size``."""
+    vertices = to_array(vertices).astype(np.float64)
+    faces = to_array(faces).astype(np.int64)
+    fine_size = image_size * supersampling
+    projected = project_to_pixels(vertices, camera, fine_size)
+    normals = face_normals(vertices, faces)
+    front_facing = np.flatnonzero(normals[:, 2] < 0.0)
+    face_depth = projected[faces[front_facing], 2].mean(axis=1)
+    far_to_near = front_facing[np.argsort(-face_depth, kind="stable")]
+    canvas = np.full((fine_size, fine_size), -1, np.int32)
+    paint_triangles(canvas, projected[:, :2], faces[far_to_near], far_to_near.tolist())
+    return FaceRaster(face_ids=canvas, supersampling=supersampling, normals=normals)
+
+
+def shade_faces(normals: np.ndarray, colour: tuple[int, int, int] = MESH_COLOUR, lighting: Lighting = Lighting(), face_colours: np.ndarray | None = None) -> np.ndarray:
+    """Lambert-shaded colour (F,3) float RGB 0–255 of faces with unit normals (F,3): one
+    ``colour`` or ``face_colours`` (F,3)."""
+    light = np.asarray(lighting.direction, np.float64)
+    light /= np.linalg.norm(light)
+    intensity = lighting.ambient + lighting.diffuse * np.clip(normals @ light, 0.0, 1.0)
+    albedo = np.asarray(colour if face_colours is None else face_colours, np.float64)
+    return np.clip(intensity[:, None] * albedo, 0, 255)
+
+
 def render_mesh_premultiplied(
     vertices: np.ndarray,
     faces: np.ndarray,
@@ -96,32 +144,24 @@ def render_mesh_premultiplied(
     colour: tuple[int, int, int] = MESH_COLOUR,
     lighting: Lighting = Lighting(),
     supersampling: int = SUPERSAMPLING,
+    face_colours: np.ndarray | None = None,
+    raster: FaceRaster | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Shaded mesh as premultiplied colour (S,S,3) and coverage (S,S), float32 in [0, 1].
 
     Depth-sorted (painter's algorithm) front-facing triangles with Lambert shading, painted at
-    ``supersampling`` × the resolution and area-averaged (anti-aliased edges).
+    ``supersampling`` × the resolution and area-averaged (anti-aliased edges). One ``colour``
+    for the whole mesh, or ``face_colours`` (F,3) RGB 0–255 per face. Pass the ``raster`` of
+    :func:`rasterise_faces` when you already have it.
     """
-    vertices = to_array(vertices).astype(np.float64)
-    faces = to_array(faces).astype(np.int64)
-    fine_size = image_size * supersampling
-    projected = project_to_pixels(vertices, camera, fine_size)
-
-    normals = face_normals(vertices, faces)
-    visible = normals[:, 2] < 0.0
-    faces, normals = faces[visible], normals[visible]
-
-    light = np.asarray(lighting.direction, np.float64)
-    light /= np.linalg.norm(light)
-    intensity = lighting.ambient + lighting.diffuse * np.clip(normals @ light, 0.0, 1.0)
-    face_rgb = np.clip(intensity[:, None] * np.asarray(colour, np.float64), 0, 255)
-    face_rgba = np.concatenate([face_rgb, np.full((len(faces), 1), 255.0)], axis=1).astype(np.uint8)
-
-    face_depth = projected[faces, 2].mean(axis=1)
-    far_to_near = np.argsort(-face_depth, kind="stable")
-    canvas = np.zeros((fine_size, fine_size, 4), np.uint8)
-    paint_triangles(canvas, projected[:, :2], faces[far_to_near], face_rgba[far_to_near].tolist())
-    rgba = _downsample(canvas, image_size)
+    if raster is None:
+        raster = rasterise_faces(vertices, faces, camera, image_size, supersampling)
+    face_rgb = shade_faces(raster.normals, colour, lighting, face_colours)
+    # one extra row for the background: face id -1 picks it
+    face_rgba = np.zeros((len(face_rgb) + 1, 4), np.uint8)
+    face_rgba[:-1, :3] = np.round(face_rgb)
+    face_rgba[:-1, 3] = 255
+    rgba = _downsample(face_rgba[raster.face_ids], image_size)
     return rgba[..., :3], rgba[..., 3]
 
 

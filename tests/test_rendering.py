@@ -9,6 +9,7 @@ from hybridlib.rendering import (
     face_normals,
     overlay_mesh,
     project_to_pixels,
+    rasterise_faces,
     render_mesh,
     render_mesh_premultiplied,
     render_silhouette,
@@ -82,6 +83,18 @@ def test_painter_puts_the_nearer_triangle_on_top_whatever_the_order():
         # both are red; the visible one must be the near triangle: check by removing it
         only_far = render_mesh(vertices, faces[faces[:, 0] == 3], np.array([1.0, 0.0, 0.0]), 64, colour=(0, 255, 0))
         assert only_far[32, 32, 1] > 0 and centre[0] > 0 and centre[1] == 0
+
+
+def test_face_raster_names_the_front_face_and_face_colours_paint_each_face():
+    near = np.array([[-0.5, -0.5, -1.0], [0.5, -0.5, -1.0], [0.0, 0.5, -1.0]])
+    vertices = np.concatenate([near, near + [0.1, 0.0, 2.0]])
+    faces = np.array([[3, 5, 4], [0, 2, 1]])  # far first in the array
+    camera = np.array([1.0, 0.0, 0.0])
+    raster = rasterise_faces(vertices, faces, camera, 64, supersampling=2)
+    assert raster.face_ids.shape == (128, 128)
+    assert raster.face_at(np.array([[32.0, 32.0], [1.0, 1.0], [-5.0, 70.0]])).tolist() == [1, -1, -1]
+    colour, coverage = render_mesh_premultiplied(vertices, faces, camera, 64, face_colours=np.array([[0, 255, 0], [255, 0, 0]]), raster=raster)
+    assert colour[32, 32, 0] > 0 and colour[32, 32, 1] == 0 and coverage[32, 32] == 1.0 and coverage[1, 1] == 0.0
 
 
 def test_back_faces_are_culled_and_torch_inputs_work():

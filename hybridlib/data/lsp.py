@@ -138,6 +138,11 @@ def _read_keypoint_set(root: Path, layout: Layout, select: Callable[[int], np.nd
             kept.append(index)
         except FileNotFoundError:
             missing.append(path.name)
+        except (OSError, ValueError) as error:  # PIL: not an image, or cut inside its header
+            raise DatasetFormatError(
+                f"cannot read image {path} ({error}): the file is truncated or corrupt. Re-copy it from the original "
+                f"{layout.upper()} release, or delete it: its label is then skipped with a warning"
+            ) from error
     if missing:
         warnings.warn(f"{layout.upper()} {root}: skipped {len(missing)} labels whose image is missing (e.g. {missing[:3]})", stacklevel=3)
     expected_names = {image_name(index, layout) for index in range(num_labels)}
