@@ -1,4 +1,4 @@
-"""A small generated dataset shared by the data tests (generated once per test session)."""
+"""A small generated dataset shared by the tests (generated once per test session)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,17 @@
+"""Losses: keypoint reprojection (L_kpr), mesh/silhouette reprojection (L_mr, Eq. 1), adversarial."""
+
+from hybridlib.losses.adversarial import gradient_penalty, lsgan_discriminator_loss, lsgan_generator_loss, wgan_generator_loss, wgan_gp_critic_loss
+from hybridlib.losses.keypoints import keypoint_reprojection_loss
+from hybridlib.losses.silhouette import mesh_reprojection_loss, mesh_reprojection_loss_dense, nearest_foreground_indices
+
+__all__ = [
+    "gradient_penalty",
+    "keypoint_reprojection_loss",
+    "lsgan_discriminator_loss",
+    "lsgan_generator_loss",
+    "mesh_reprojection_loss",
+    "mesh_reprojection_loss_dense",
+    "nearest_foreground_indices",
+    "wgan_generator_loss",
+    "wgan_gp_critic_loss",
+]

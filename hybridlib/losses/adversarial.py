@@ -1,0 +1,70 @@
+"""Adversarial losses: the improved Wasserstein loss with gradient penalty (WGAN-GP, Gulrajani
+et al. 2017) for the KCS critic, and the least-squares GAN loss of HMR's discriminator.
+
+Critic scores are (B, streams); every stream is one critic, and their losses are summed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields
+
+import torch
+
+from hybridlib.models.critic import BodyForCritic
+
+GRADIENT_PENALTY_WEIGHT = 10.0
+
+
+def interpolate_bodies(real: BodyForCritic, fake: BodyForCritic, mix: torch.Tensor) -> BodyForCritic:
+    """Per-sample random interpolates ``mix·real + (1−mix)·fake``, mix (B,) in [0, 1]."""
+    def blend(real_part: torch.Tensor, fake_part: torch.Tensor) -> torch.Tensor:
+        weight = mix.reshape(-1, *([1] * (real_part.dim() - 1)))
+        return weight * real_part + (1.0 - weight) * fake_part
+
+    return BodyForCritic(**{item.name: blend(getattr(real, item.name), getattr(fake, item.name)) for item in fields(BodyForCritic)})
+
+
+def gradient_penalty(critic: Callable[[BodyForCritic], torch.Tensor], interpolates: BodyForCritic) -> torch.Tensor:
+    """Σ_streams mean_batch (‖∇ score‖₂ − 1)², the gradient taken per sample over all critic inputs."""
+    inputs = BodyForCritic(**{item.name: getattr(interpolates, item.name).detach().requires_grad_(True) for item in fields(BodyForCritic)})
+    scores = critic(inputs)
+    penalty = scores.new_zeros(())
+    tensors = [getattr(inputs, item.name) for item in fields(BodyForCritic)]
+    for stream in range(scores.shape[1]):
+        gradients = torch.autograd.grad(scores[:, stream].sum(), tensors, create_graph=True, allow_unused=True)
+        squared = sum(gradient.flatten(1).pow(2).sum(dim=1) for gradient in gradients if gradient is not None)
+        penalty = penalty + ((squared + 1e-12).sqrt() - 1.0).pow(2).mean()
+    return penalty
+
+
+def wgan_gp_critic_loss(
+    critic: Callable[[BodyForCritic], torch.Tensor],
+    real: BodyForCritic,
+    fake: BodyForCritic,
+    penalty_weight: float = GRADIENT_PENALTY_WEIGHT,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Critic loss Σ_streams [mean D(fake) − mean D(real)] + λ·GP; fake is detached."""
+    fake = BodyForCritic(**{item.name: getattr(fake, item.name).detach() for item in fields(BodyForCritic)})
+    real_scores, fake_scores = critic(real), critic(fake)
+    mix = torch.rand(real.joints.shape[0], device=real.joints.device, generator=generator)
+    penalty = gradient_penalty(critic, interpolate_bodies(real, fake, mix))
+    wasserstein = (real_scores.mean(dim=0) - fake_scores.mean(dim=0)).sum()
+    loss = -wasserstein + penalty_weight * penalty
+    return loss, {"critic_wasserstein": float(wasserstein), "critic_gradient_penalty": float(penalty)}
+
+
+def wgan_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    """Generator's adversarial loss −Σ_streams mean_batch D(fake)."""
+    return -fake_scores.mean(dim=0).sum()
+
+
+def lsgan_discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """HMR: Σ_streams [mean (D(real) − 1)² + mean D(fake)²]."""
+    return ((real_scores - 1.0).pow(2).mean(dim=0) + fake_scores.pow(2).mean(dim=0)).sum()
+
+
+def lsgan_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    """HMR: Σ_streams mean (D(fake) − 1)²."""
+    return (fake_scores - 1.0).pow(2).mean(dim=0).sum()
