@@ -14,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numpy as np
 import roma
+import scipy.ndimage
 import torch
 
 NUM_BODY_JOINTS = 23
@@ -109,3 +111,10 @@ def axis_angle_to_rotation_matrix(axis_angle: torch.Tensor) -> torch.Tensor:
 def rotation_matrix_to_axis_angle(rotation_matrix: torch.Tensor) -> torch.Tensor:
     """Rotation matrices (...,3,3) → axis-angle vectors (...,3), radians (via roma)."""
     return roma.rotmat_to_rotvec(rotation_matrix)
+
+
+def nearest_foreground_indices(silhouette: np.ndarray) -> np.ndarray:
+    """(2,S,S) int16: for every pixel of a (S,S) bool silhouette, the (row, column) of the
+    nearest foreground pixel (exact Euclidean distance transform). Needs some foreground."""
+    _, indices = scipy.ndimage.distance_transform_edt(~np.asarray(silhouette, bool), return_indices=True)
+    return indices.astype(np.int16)

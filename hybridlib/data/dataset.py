@@ -3,7 +3,8 @@
 
 One :class:`Sample` per image: ``image`` (3,S,S) ImageNet-normalised, ``keypoints_2d`` (14,3)
 = x, y in [−1, 1] + visibility, ``silhouette`` (S,S) bool or None with ``has_silhouette``,
-and when known ``pose`` (72), ``betas`` (10), ``joints_3d`` (14,3) metres and ``camera`` (3)
+``silhouette_nearest`` (2,S,S) the distance transform's nearest-foreground indices for the fast
+L_mr, and when known ``pose`` (72), ``betas`` (10), ``joints_3d`` (14,3) metres and ``camera`` (3)
 = the weak-perspective (s, tx, ty) that projects ``joints_3d`` onto ``keypoints_2d`` in the
 crop. :func:`collate_samples` stacks samples into a :class:`Batch` (zeros + ``has_*`` masks
 where something is unknown), for ``DataLoader(collate_fn=collate_samples)``.
@@ -35,6 +36,7 @@ from hybridlib.data.lsp import KeypointSet, read_lsp, read_lspet
 from hybridlib.data.transforms import AugmentationConfig, crop_sample
 from hybridlib.data.truth import TRUTH_FILE_NAME, Truth3D, read_truth_3d
 from hybridlib.data.up_s1h import find_silhouettes, read_silhouette
+from hybridlib.geometry import nearest_foreground_indices
 
 LSP_FOLDER, LSPET_FOLDER, UP_S1H_FOLDER, MOSH_FOLDER = "lsp", "lsp_ext", "up-s1h", "mosh"
 
@@ -46,6 +48,7 @@ class Sample:
     image: torch.Tensor
     keypoints_2d: torch.Tensor
     silhouette: torch.Tensor | None
+    silhouette_nearest: torch.Tensor | None = None
     pose: torch.Tensor | None = None
     betas: torch.Tensor | None = None
     joints_3d: torch.Tensor | None = None
@@ -64,12 +67,14 @@ class Sample:
 @dataclass
 class Batch:
     """Stacked samples. image (B,3,S,S); keypoints_2d (B,14,3); silhouette (B,S,S) bool, all
-    False where ``has_silhouette`` (B,) is False; pose (B,72), betas (B,10), joints_3d
+    False where ``has_silhouette`` (B,) is False, with silhouette_nearest (B,2,S,S) int16
+    (row, column of the nearest foreground pixel, for the fast L_mr); pose (B,72), betas (B,10), joints_3d
     (B,14,3), camera (B,3), zero where ``has_3d`` (B,) is False; image_paths (B,)."""
 
     image: torch.Tensor
     keypoints_2d: torch.Tensor
     silhouette: torch.Tensor
+    silhouette_nearest: torch.Tensor
     has_silhouette: torch.Tensor
     pose: torch.Tensor
     betas: torch.Tensor
@@ -103,6 +108,7 @@ def collate_samples(samples: list[Sample]) -> Batch:
         image=torch.stack([s.image for s in samples]),
         keypoints_2d=torch.stack([s.keypoints_2d for s in samples]),
         silhouette=stacked("silhouette", (size, size), torch.bool),
+        silhouette_nearest=stacked("silhouette_nearest", (2, size, size), torch.int16),
         has_silhouette=torch.tensor([s.has_silhouette for s in samples]),
         pose=stacked("pose", (72,), torch.float32),
         betas=stacked("betas", (10,), torch.float32),
@@ -188,6 +194,10 @@ class KeypointDataset(torch.utils.data.Dataset):
             silhouette=torch.from_numpy(crop.silhouette) if crop.silhouette is not None else None,
             image_path=str(image_path),
         )
+        if crop.silhouette is not None and crop.silhouette.any():
+            sample.silhouette_nearest = torch.from_numpy(nearest_foreground_indices(crop.silhouette))
+        elif crop.silhouette is not None:  # the person was cropped away entirely: nothing to compare
+            sample.silhouette = None
         flipped = crop.affine[0, 0] < 0
         if self.truth is not None and not flipped:
             row = int(keypoint_set.source_indices[index])
@@ -233,7 +243,11 @@ def build_dataset(config: DataConfig, split: Literal["train", "test"], seed: int
 
 
 def set_dataset_epoch(dataset: torch.utils.data.Dataset, epoch: int) -> None:
-    """Call ``set_epoch`` on a :class:`KeypointDataset` or on every part of a ConcatDataset."""
-    parts = dataset.datasets if isinstance(dataset, torch.utils.data.ConcatDataset) else [dataset]
-    for part in parts:
-        part.set_epoch(epoch)
+    """Call ``set_epoch`` on a :class:`KeypointDataset`, through Subset and ConcatDataset wrappers."""
+    if isinstance(dataset, torch.utils.data.Subset):
+        set_dataset_epoch(dataset.dataset, epoch)
+    elif isinstance(dataset, torch.utils.data.ConcatDataset):
+        for part in dataset.datasets:
+            set_dataset_epoch(part, epoch)
+    else:
+        dataset.set_epoch(epoch)

@@ -52,7 +52,7 @@ def wgan_gp_critic_loss(
     penalty = gradient_penalty(critic, interpolate_bodies(real, fake, mix))
     wasserstein = (real_scores.mean(dim=0) - fake_scores.mean(dim=0)).sum()
     loss = -wasserstein + penalty_weight * penalty
-    return loss, {"critic_wasserstein": float(wasserstein), "critic_gradient_penalty": float(penalty)}
+    return loss, {"critic_wasserstein": wasserstein.item(), "critic_gradient_penalty": penalty.item()}
 
 
 def wgan_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:

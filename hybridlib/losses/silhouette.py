@@ -11,7 +11,7 @@ left out; the batch loss is the mean over the samples that have one (0 if none d
 Two implementations with the same value:
 - :func:`mesh_reprojection_loss_dense`, the all-pairs reference (chunked), for tests;
 - :func:`mesh_reprojection_loss`, the fast path: nearest S_GT pixels from a Euclidean distance
-  transform of S_GT (precomputed per sample: :func:`nearest_foreground_indices`) looked up
+  transform of S_GT (precomputed per sample: :func:`hybridlib.geometry.nearest_foreground_indices`) looked up
   around each vertex's pixel, and the nearest vertex of each S_GT pixel from a k-d tree over
   the projected vertices. The distances are then recomputed exactly from those index pairs,
   so the gradient w.r.t. the vertices (and Θ) is that of Eq. 1.
@@ -19,10 +19,10 @@ Two implementations with the same value:
 
 from __future__ import annotations
 
-import numpy as np
-import scipy.ndimage
 import scipy.spatial
 import torch
+
+from hybridlib.geometry import nearest_foreground_indices
 
 
 def normalized_to_crop_pixels(points_2d: torch.Tensor, image_size: int) -> torch.Tensor:
@@ -34,13 +34,6 @@ def foreground_pixel_centres(silhouette: torch.Tensor) -> torch.Tensor:
     """(N,2) x, y pixel centres of a (S,S) bool silhouette's foreground, float32."""
     rows, columns = torch.nonzero(silhouette, as_tuple=True)
     return torch.stack([columns, rows], dim=1).float() + 0.5
-
-
-def nearest_foreground_indices(silhouette: np.ndarray) -> np.ndarray:
-    """(2,S,S) int16: for every pixel, the (row, column) of the nearest foreground pixel of a
-    (S,S) bool silhouette (exact Euclidean distance transform). Needs some foreground."""
-    _, indices = scipy.ndimage.distance_transform_edt(~np.asarray(silhouette, bool), return_indices=True)
-    return indices.astype(np.int16)
 
 
 def _pair_terms_dense(points: torch.Tensor, foreground: torch.Tensor, chunk_size: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -8,7 +8,7 @@ import torch
 
 from hybridlib.body_model import OPEN_BODY_MODEL_LITE, BodyModel
 from hybridlib.data import DataConfig, build_dataset, collate_samples
-from hybridlib.geometry import weak_perspective_projection
+from hybridlib.geometry import nearest_foreground_indices, weak_perspective_projection
 from hybridlib.losses import (
     gradient_penalty,
     keypoint_reprojection_loss,
@@ -16,7 +16,6 @@ from hybridlib.losses import (
     lsgan_generator_loss,
     mesh_reprojection_loss,
     mesh_reprojection_loss_dense,
-    nearest_foreground_indices,
     wgan_generator_loss,
     wgan_gp_critic_loss,
 )

@@ -1,0 +1,82 @@
+"""One small dataclass configures a training run; its defaults are the authors' (TF2 code):
+batch 8, 224 px, 3 IEF stages with the losses on the last, Adam with generator lr 1e-4 and
+critic lr 5e-4, w_kpr 60, w_mr 0.001, w_critic 0.01, the KCS critic with rotation.
+
+A loss is switched off by a zero weight: KPR only = ``w_mr=0``; MR only = ``w_kpr=0``;
+no critic = ``critic="none"``; the HMR baseline = ``critic="hmr"`` (its least-squares
+discriminator) with ``w_mr=0``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Literal
+
+CRITICS = ("none", "without_rotation", "with_rotation", "hmr")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on (see the module docstring for the defaults)."""
+
+    data_root: str  # folder with lsp/, lsp_ext/, up-s1h/, mosh/ (real or generated)
+    out_dir: str  # checkpoints, losses.csv
+    use_lspet: bool = False
+    image_size: int = 224
+    backbone: str = "resnet50"
+    encoder_weights: str | None = None  # ImageNet weights file; None = torchvision's cache if present
+    pretrained: bool = True
+    body_model: str | None = None  # None = the embedded open model
+    critic: Literal["none", "without_rotation", "with_rotation", "hmr"] = "with_rotation"
+    w_kpr: float = 60.0
+    w_mr: float = 0.001
+    w_critic: float = 0.01
+    num_stages: int = 3
+    loss_on_all_stages: bool = False
+    batch_size: int = 8
+    lr_generator: float = 1e-4
+    lr_critic: float = 5e-4
+    critic_steps: int = 1  # critic updates per generator step
+    epochs: int = 120
+    max_steps: int | None = None  # stop early after this many generator steps (smoke runs)
+    max_images: int | None = None  # use only the first N training images (the overfitting study)
+    augment: bool = True
+    seed: int = 0
+    num_workers: int = 0
+    device: str = "auto"  # "auto" = CUDA when available, else CPU
+    amp: bool = False  # bfloat16 autocast of the encoder + regressor on CUDA
+    checkpoint_every: int = 500  # generator steps
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.critic not in CRITICS:
+            raise ValueError(f"critic must be one of {CRITICS}, got {self.critic!r}")
+        for name in ("w_kpr", "w_mr", "w_critic", "lr_generator", "lr_critic"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be ≥ 0, got {getattr(self, name)}")
+        for name in ("batch_size", "num_stages", "epochs", "checkpoint_every", "critic_steps", "image_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        if self.w_kpr == 0 and self.w_mr == 0:
+            raise ValueError("w_kpr and w_mr are both 0: nothing ties the prediction to the image")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain types only (for checkpoints loaded with weights_only=True, and CSV/JSON)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        known = {item.name for item in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown TrainConfig fields {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return Path(self.out_dir) / "checkpoint.pt"
+
+    @property
+    def log_path(self) -> Path:
+        return Path(self.out_dir) / "losses.csv"

@@ -1,0 +1,341 @@
+"""One training loop for every study: encoder + IEF regressor trained with
+L_comb = w_kpr·L_kpr + w_mr·L_mr (+ w_critic·L_adv), the critic (KCS with WGAN-GP, or HMR's
+discriminator with a least-squares GAN) updated after each generator step on real poses from
+the MoSh/AMASS folder.
+
+Per generator step, in order: forward the images; body model; project; losses; generator
+update; ``critic_steps`` critic updates against fresh real samples. Per-step losses go to
+``out_dir/losses.csv``; checkpoints (atomic) to ``out_dir/checkpoint.pt`` every
+``checkpoint_every`` steps, at the end, and when the run is interrupted (Ctrl-C finishes the
+current step first). ``train(config)`` on an ``out_dir`` with a checkpoint resumes from it and
+gives the same numbers as an uninterrupted run (on CPU): the data order, augmentation, dropout
+and critic samples are all drawn from saved or step-derived random states.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import signal
+import threading
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from hybridlib.body_model import BodyModel
+from hybridlib.data import AugmentationConfig, Batch, DataConfig, build_dataset, collate_samples, read_mocap_folder, set_dataset_epoch
+from hybridlib.data.dataset import MOSH_FOLDER
+from hybridlib.geometry import split_theta, weak_perspective_projection
+from hybridlib.losses import keypoint_reprojection_loss, lsgan_discriminator_loss, lsgan_generator_loss, mesh_reprojection_loss, wgan_generator_loss, wgan_gp_critic_loss
+from hybridlib.losses.silhouette import normalized_to_crop_pixels
+from hybridlib.models import BodyForCritic, Encoder, IterativeRegressor, MeshRegressor, body_for_critic, build_critic, mean_theta
+from hybridlib.training.checkpoint import load_checkpoint, save_checkpoint
+from hybridlib.training.config import TrainConfig
+
+LOG_COLUMNS = ("step", "epoch", "loss_total", "loss_kpr", "loss_mr", "loss_adversarial", "loss_critic", "critic_wasserstein", "critic_gradient_penalty", "seconds")
+
+
+class TrainingDivergedError(RuntimeError):
+    """A loss became NaN or infinite; the message names the step and the loss."""
+
+
+@dataclass
+class Networks:
+    """The trained networks and the fixed body model."""
+
+    model: MeshRegressor
+    critic: nn.Module | None
+    body_model: BodyModel
+
+
+@dataclass
+class TrainResult:
+    """Where a run left its files, and how far it got."""
+
+    checkpoint_path: Path
+    log_path: Path
+    steps: int
+    seconds: float
+    networks: Networks
+
+
+def resolve_device(device: str) -> torch.device:
+    """"auto" → CUDA when available, else CPU; anything else as torch understands it."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def build_networks(config: TrainConfig, mean_body_pose: torch.Tensor | None = None, mean_betas: torch.Tensor | None = None) -> Networks:
+    """Encoder + regressor (Θ_0 from the given mean pose/shape), critic, body model, on the CPU."""
+    encoder = Encoder(config.backbone, weights_path=config.encoder_weights, pretrained=config.pretrained)
+    regressor = IterativeRegressor(encoder.feature_dim, mean_theta(mean_body_pose, mean_betas), num_stages=config.num_stages)
+    return Networks(model=MeshRegressor(encoder, regressor), critic=build_critic(config.critic), body_model=BodyModel(config.body_model))
+
+
+@dataclass
+class Prediction:
+    """Everything computed from one Θ (B,85): pred keypoints (B,14,2) normalised, vertices in
+    crop pixels (B,V,2), and the body as the critic sees it."""
+
+    keypoints_2d: torch.Tensor
+    vertices_px: torch.Tensor
+    body: BodyForCritic
+
+
+def predict_body(theta: torch.Tensor, body_model: BodyModel, image_size: int) -> Prediction:
+    """Pose and project the body model for Θ (B,85)."""
+    parts = split_theta(theta)
+    output = body_model(parts.global_orient, parts.body_pose, parts.betas)
+    keypoints_2d = weak_perspective_projection(output.keypoints_lsp, parts.camera)
+    vertices_px = normalized_to_crop_pixels(weak_perspective_projection(output.vertices, parts.camera), image_size)
+    return Prediction(keypoints_2d=keypoints_2d, vertices_px=vertices_px, body=body_for_critic(output, parts.betas))
+
+
+class RealBodySampler:
+    """Real pose/shape samples for the critic, from a MoSh/AMASS folder, drawn with a saved generator."""
+
+    def __init__(self, folder: Path, body_model: BodyModel, seed: int) -> None:
+        mocap = read_mocap_folder(folder)
+        self.poses = torch.from_numpy(mocap.poses)
+        self.betas = torch.from_numpy(mocap.betas)
+        self.body_model = body_model
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def mean_body_pose_and_betas(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean body pose (69,) and β (10,) of the set, for Θ_0."""
+        return self.poses[:, 3:].mean(dim=0), self.betas.mean(dim=0)
+
+    def sample(self, count: int, device: torch.device) -> BodyForCritic:
+        index = torch.randint(len(self.poses), (count,), generator=self.generator)
+        poses, betas = self.poses[index].to(device), self.betas[index].to(device)
+        with torch.no_grad():
+            output = self.body_model(poses[:, :3], poses[:, 3:], betas)
+        return body_for_critic(output, betas)
+
+
+def generator_losses(config: TrainConfig, thetas: list[torch.Tensor], batch: Batch, networks: Networks) -> tuple[torch.Tensor, dict[str, float], Prediction]:
+    """L_comb of the last stage (or the mean over stages), its parts, and the last stage's prediction."""
+    stages = thetas if config.loss_on_all_stages else thetas[-1:]
+    total = torch.zeros((), device=batch.image.device)
+    logs = {"loss_kpr": 0.0, "loss_mr": 0.0, "loss_adversarial": 0.0}
+    for theta in stages:
+        pred = predict_body(theta, networks.body_model, config.image_size)
+        loss_kpr = keypoint_reprojection_loss(pred.keypoints_2d, batch.keypoints_2d)
+        loss_mr = mesh_reprojection_loss(pred.vertices_px, batch.silhouette, batch.has_silhouette, batch.silhouette_nearest) if config.w_mr > 0 else total * 0
+        loss_adversarial = total * 0
+        if networks.critic is not None and config.w_critic > 0:
+            fake_scores = networks.critic(pred.body)
+            loss_adversarial = lsgan_generator_loss(fake_scores) if config.critic == "hmr" else wgan_generator_loss(fake_scores)
+        total = total + (config.w_kpr * loss_kpr + config.w_mr * loss_mr + config.w_critic * loss_adversarial) / len(stages)
+        logs["loss_kpr"] += loss_kpr.item() / len(stages)
+        logs["loss_mr"] += loss_mr.item() / len(stages)
+        logs["loss_adversarial"] += loss_adversarial.item() / len(stages)
+    logs["loss_total"] = total.item()
+    return total, logs, pred
+
+
+def critic_update(config: TrainConfig, networks: Networks, optimizer: torch.optim.Optimizer, real: BodyForCritic, fake: BodyForCritic) -> dict[str, float]:
+    """One critic step: WGAN-GP for the KCS critic, least squares for HMR's discriminator."""
+    fake = BodyForCritic(fake.joints.detach(), fake.rotations.detach(), fake.betas.detach())
+    if config.critic == "hmr":
+        loss = lsgan_discriminator_loss(networks.critic(real), networks.critic(fake))
+        logs = {}
+    else:
+        loss, logs = wgan_gp_critic_loss(networks.critic, real, fake)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return {"loss_critic": loss.item(), **logs}
+
+
+def _check_finite(step: int, logs: dict[str, float], checkpoint_path: Path, last_saved_step: int | None) -> None:
+    for name, value in logs.items():
+        if not math.isfinite(value):
+            kept = f"the last good checkpoint {checkpoint_path} (step {last_saved_step}) is kept" if last_saved_step is not None else "no checkpoint was written yet"
+            raise TrainingDivergedError(f"step {step}: {name} = {value} is not finite; training stopped, {kept}. Lower the learning rates or check the data of this step")
+
+
+def _epoch_batches(dataset_size: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """The shuffled, full batches of one epoch (drop_last), the same for any resume point."""
+    order = torch.randperm(dataset_size, generator=torch.Generator().manual_seed(seed * 100_003 + epoch)).tolist()
+    return [order[start : start + batch_size] for start in range(0, dataset_size - batch_size + 1, batch_size)]
+
+
+class _StopOnInterrupt:
+    """Turn Ctrl-C into a request that the loop honours at the end of the current step."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self) -> _StopOnInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:  # noqa: ANN001
+        if self.requested:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\ninterrupt: finishing this step and writing a checkpoint (Ctrl-C again to stop at once)")
+
+    def __exit__(self, *exc_info) -> None:  # noqa: ANN002
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _rewrite_log_until(log_path: Path, step: int) -> None:
+    """Keep the CSV rows up to ``step`` (a resumed run rewrites what came after its checkpoint)."""
+    if not log_path.is_file():
+        return
+    with open(log_path, newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if int(row["step"]) <= step]
+    with open(log_path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=LOG_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Train (or resume) as configured; returns where the checkpoint and the loss log are."""
+    started = time.perf_counter()
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    out_dir = Path(config.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    augmentation = AugmentationConfig(image_size=config.image_size, augment=config.augment)
+    dataset = build_dataset(DataConfig(root=Path(config.data_root), use_lspet=config.use_lspet, augmentation=augmentation), "train", seed=config.seed)
+    if config.max_images is not None:
+        dataset = torch.utils.data.Subset(dataset, range(min(config.max_images, len(dataset))))
+    if len(dataset) < config.batch_size:
+        raise ValueError(f"{len(dataset)} training images are fewer than one batch of {config.batch_size}: lower batch_size or add data")
+
+    body_model = BodyModel(config.body_model)
+    real_sampler = None
+    mean_pose = mean_betas = None
+    if config.critic != "none":
+        real_sampler = RealBodySampler(Path(config.data_root) / MOSH_FOLDER, body_model, config.seed)
+        mean_pose, mean_betas = real_sampler.mean_body_pose_and_betas()
+    networks = build_networks(config, mean_pose, mean_betas)
+    networks.body_model = body_model
+    networks.model.to(device)
+    body_model.to(device)
+    if networks.critic is not None:
+        networks.critic.to(device)
+    if real_sampler is not None:
+        real_sampler.body_model = body_model
+    optimizer_generator = torch.optim.Adam(networks.model.parameters(), lr=config.lr_generator)
+    optimizer_critic = torch.optim.Adam(networks.critic.parameters(), lr=config.lr_critic) if networks.critic is not None else None
+
+    step, epoch, batch_in_epoch, last_saved_step = 0, 0, 0, None
+    if config.checkpoint_path.is_file():
+        state = load_checkpoint(config.checkpoint_path, map_location=device)
+        networks.model.load_state_dict(state["model"])
+        optimizer_generator.load_state_dict(state["optimizer_generator"])
+        if networks.critic is not None:
+            networks.critic.load_state_dict(state["critic"])
+            optimizer_critic.load_state_dict(state["optimizer_critic"])
+            real_sampler.generator.set_state(state["rng"]["critic_sampler"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if torch.cuda.is_available() and state["rng"].get("cuda") is not None:
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        step, epoch, batch_in_epoch, last_saved_step = state["step"], state["epoch"], state["batch_in_epoch"], state["step"]
+        _rewrite_log_until(config.log_path, step)
+
+    def checkpoint() -> None:
+        nonlocal last_saved_step
+        save_checkpoint(
+            config.checkpoint_path,
+            {
+                "step": step,
+                "epoch": epoch,
+                "batch_in_epoch": batch_in_epoch,
+                "config": config.to_dict(),
+                "model": networks.model.state_dict(),
+                "critic": networks.critic.state_dict() if networks.critic is not None else None,
+                "optimizer_generator": optimizer_generator.state_dict(),
+                "optimizer_critic": optimizer_critic.state_dict() if optimizer_critic is not None else None,
+                "rng": {
+                    "torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                    "critic_sampler": real_sampler.generator.get_state() if real_sampler is not None else None,
+                },
+            },
+        )
+        last_saved_step = step
+
+    steps_per_epoch = len(dataset) // config.batch_size
+    total_steps = min(config.epochs * steps_per_epoch, config.max_steps or math.inf)
+    new_log = not config.log_path.is_file()
+    log_file = open(config.log_path, "a", newline="")
+    writer = csv.DictWriter(log_file, fieldnames=LOG_COLUMNS)
+    if new_log:
+        writer.writeheader()
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if config.amp and device.type == "cuda" else nullcontext()
+    bar = tqdm(total=int(total_steps), initial=step, desc="training", unit="step", disable=not config.progress)
+    networks.model.train()
+    try:
+        with _StopOnInterrupt() as interrupt:
+            while step < total_steps and epoch < config.epochs:
+                set_dataset_epoch(dataset, epoch)
+                batches = _epoch_batches(len(dataset), config.batch_size, config.seed, epoch)[batch_in_epoch:]
+                loader = torch.utils.data.DataLoader(
+                    dataset,
+                    batch_sampler=batches,
+                    num_workers=config.num_workers,
+                    collate_fn=collate_samples,
+                    generator=torch.Generator().manual_seed(config.seed),  # keeps the global RNG untouched
+                    pin_memory=device.type == "cuda",
+                )
+                for batch in loader:
+                    batch = batch.to(device, non_blocking=True)
+                    with autocast:
+                        thetas = networks.model(batch.image)
+                    thetas = [theta.float() for theta in thetas]
+                    loss, logs, pred = generator_losses(config, thetas, batch, networks)
+                    _check_finite(step, logs, config.checkpoint_path, last_saved_step)
+                    optimizer_generator.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer_generator.step()
+                    critic_logs: dict[str, float] = {}
+                    if networks.critic is not None:
+                        for _ in range(config.critic_steps):
+                            critic_logs = critic_update(config, networks, optimizer_critic, real_sampler.sample(config.batch_size, device), pred.body)
+                        _check_finite(step, critic_logs, config.checkpoint_path, last_saved_step)
+                    step += 1
+                    batch_in_epoch += 1
+                    writer.writerow({"step": step, "epoch": epoch, **logs, **critic_logs, "seconds": round(time.perf_counter() - started, 3)})
+                    log_file.flush()
+                    bar.update(1)
+                    bar.set_postfix(kpr=f"{logs['loss_kpr']:.4f}", mr=f"{logs['loss_mr']:.1f}")
+                    if step % config.checkpoint_every == 0 or step >= total_steps or interrupt.requested:
+                        checkpoint()
+                    if step >= total_steps or interrupt.requested:
+                        break
+                if interrupt.requested:
+                    raise KeyboardInterrupt
+                if step >= total_steps:
+                    break
+                epoch += 1
+                batch_in_epoch = 0
+            if last_saved_step != step:
+                checkpoint()
+    finally:
+        bar.close()
+        log_file.close()
+    return TrainResult(config.checkpoint_path, config.log_path, step, time.perf_counter() - started, networks)
+
+
+def read_loss_log(path: str | Path) -> dict[str, np.ndarray]:
+    """The per-step CSV as {column: array} (empty cells → NaN)."""
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return {column: np.array([float(row[column]) if row[column] not in ("", None) else np.nan for row in rows]) for column in LOG_COLUMNS}
