@@ -28,10 +28,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from hybridlib.body_model import BodyModel
+from hybridlib.body_model import BodyModel, BodyModelOutput
 from hybridlib.data import AugmentationConfig, Batch, DataConfig, build_dataset, collate_samples, read_mocap_folder, set_dataset_epoch
 from hybridlib.data.dataset import MOSH_FOLDER
-from hybridlib.geometry import split_theta, weak_perspective_projection
+from hybridlib.geometry import ThetaParts, split_theta, weak_perspective_projection
 from hybridlib.losses import keypoint_reprojection_loss, lsgan_discriminator_loss, lsgan_generator_loss, mesh_reprojection_loss, wgan_generator_loss, wgan_gp_critic_loss
 from hybridlib.losses.silhouette import normalized_to_crop_pixels
 from hybridlib.models import BodyForCritic, Encoder, IterativeRegressor, MeshRegressor, body_for_critic, build_critic, mean_theta
@@ -81,9 +81,12 @@ def build_networks(config: TrainConfig, mean_body_pose: torch.Tensor | None = No
 
 @dataclass
 class Prediction:
-    """Everything computed from one Θ (B,85): pred keypoints (B,14,2) normalised, vertices in
-    crop pixels (B,V,2), and the body as the critic sees it."""
+    """Everything computed from one Θ (B,85): its parts, the body model's output, pred
+    keypoints (B,14,2) normalised, vertices in crop pixels (B,V,2), and the body as the
+    critic sees it."""
 
+    parts: ThetaParts
+    output: BodyModelOutput
     keypoints_2d: torch.Tensor
     vertices_px: torch.Tensor
     body: BodyForCritic
@@ -95,7 +98,7 @@ def predict_body(theta: torch.Tensor, body_model: BodyModel, image_size: int) ->
     output = body_model(parts.global_orient, parts.body_pose, parts.betas)
     keypoints_2d = weak_perspective_projection(output.keypoints_lsp, parts.camera)
     vertices_px = normalized_to_crop_pixels(weak_perspective_projection(output.vertices, parts.camera), image_size)
-    return Prediction(keypoints_2d=keypoints_2d, vertices_px=vertices_px, body=body_for_critic(output, parts.betas))
+    return Prediction(parts=parts, output=output, keypoints_2d=keypoints_2d, vertices_px=vertices_px, body=body_for_critic(output, parts.betas))
 
 
 class RealBodySampler:

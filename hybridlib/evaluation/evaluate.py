@@ -1,0 +1,126 @@
+"""Evaluate a trained model on the test split: the paper's validation numbers — the weighted
+KPR and MR losses of the last IEF stage — plus PCK@0.2, silhouette IoU, body plausibility
+(joints outside the anatomical limits, bone-length deviation from the body model's own
+mean-shape skeleton, mean critic score) and, where 3D truth exists (generated data),
+MPJPE / PA-MPJPE in mm. One pandas row per run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from hybridlib.data import AugmentationConfig, DataConfig, build_dataset, collate_samples
+from hybridlib.evaluation import metrics
+from hybridlib.losses.keypoints import keypoint_reprojection_loss_per_sample
+from hybridlib.losses.silhouette import mesh_reprojection_loss
+from hybridlib.training.checkpoint import load_checkpoint
+from hybridlib.training.config import TrainConfig
+from hybridlib.training.loop import Networks, build_networks, predict_body, resolve_device
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """Loss weights for the validation losses (the authors'), batching, device, an optional
+    cap on the number of test images (smoke runs)."""
+
+    w_kpr: float = 60.0
+    w_mr: float = 0.001
+    batch_size: int = 16
+    num_workers: int = 0
+    device: str = "auto"
+    max_images: int | None = None
+    progress: bool = True
+
+
+def _nanmean(values: list[torch.Tensor]) -> float:
+    stacked = torch.cat([value.float().cpu() for value in values]) if values else torch.tensor([])
+    finite = stacked[~torch.isnan(stacked)]
+    return float(finite.mean()) if len(finite) else math.nan
+
+
+@torch.no_grad()
+def evaluate(networks: Networks, dataset: torch.utils.data.Dataset, config: EvaluationConfig = EvaluationConfig()) -> dict[str, float]:
+    """Metrics of the last stage over ``dataset`` (validation crops), averaged over samples."""
+    device = resolve_device(config.device)
+    networks.model.to(device).eval()
+    networks.body_model.to(device)
+    if networks.critic is not None:
+        networks.critic.to(device).eval()
+    if config.max_images is not None:
+        dataset = torch.utils.data.Subset(dataset, range(min(config.max_images, len(dataset))))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=config.batch_size, num_workers=config.num_workers, collate_fn=collate_samples)
+    rest = networks.body_model(torch.zeros(1, 3, device=device), torch.zeros(1, 69, device=device), torch.zeros(1, 10, device=device))
+    reference_skeleton = rest.keypoints_lsp[0]
+
+    collected: dict[str, list[torch.Tensor]] = {name: [] for name in ("kpr", "mr", "pck", "iou", "outside", "bones", "critic", "mpjpe", "pa_mpjpe")}
+    for batch in tqdm(loader, desc="evaluating", unit="batch", disable=not config.progress):
+        batch = batch.to(device)
+        theta = networks.model(batch.image)[-1].float()
+        pred = predict_body(theta, networks.body_model, batch.image.shape[-1])
+        parts, output = pred.parts, pred.output
+        collected["kpr"].append(keypoint_reprojection_loss_per_sample(pred.keypoints_2d, batch.keypoints_2d))
+        for index in range(len(batch)):
+            if batch.has_silhouette[index]:
+                one = slice(index, index + 1)
+                loss = mesh_reprojection_loss(pred.vertices_px[one], batch.silhouette[one], batch.has_silhouette[one], batch.silhouette_nearest[one])
+                collected["mr"].append(loss.reshape(1))
+        collected["pck"].append(metrics.pck(pred.keypoints_2d, batch.keypoints_2d))
+        collected["iou"].append(metrics.silhouette_iou(output.vertices.cpu(), networks.body_model.faces, parts.camera.cpu(), batch.silhouette.cpu(), batch.has_silhouette.cpu()))
+        collected["outside"].append(metrics.joints_outside_limits_percent(output.rotation_matrices))
+        collected["bones"].append(metrics.bone_length_deviation_percent(output.keypoints_lsp, reference_skeleton))
+        if networks.critic is not None:
+            collected["critic"].append(networks.critic(pred.body).sum(dim=1))
+        if batch.has_3d.any():
+            with_truth = batch.has_3d
+            collected["mpjpe"].append(metrics.mpjpe_mm(output.keypoints_lsp[with_truth], batch.joints_3d[with_truth]))
+            collected["pa_mpjpe"].append(metrics.pa_mpjpe_mm(output.keypoints_lsp[with_truth], batch.joints_3d[with_truth]))
+    return {
+        "kpr_loss": config.w_kpr * _nanmean(collected["kpr"]),
+        "mr_loss": config.w_mr * _nanmean(collected["mr"]),
+        "pck_0.2": _nanmean(collected["pck"]),
+        "silhouette_iou": _nanmean(collected["iou"]),
+        "joints_outside_limits_pct": _nanmean(collected["outside"]),
+        "bone_length_deviation_pct": _nanmean(collected["bones"]),
+        "critic_score": _nanmean(collected["critic"]),
+        "mpjpe_mm": _nanmean(collected["mpjpe"]),
+        "pa_mpjpe_mm": _nanmean(collected["pa_mpjpe"]),
+        "test_images": float(len(dataset)),
+    }
+
+
+def load_trained(checkpoint_path: str | Path) -> tuple[Networks, TrainConfig, int]:
+    """Rebuild the networks of a checkpoint (no ImageNet weights needed: all weights are in
+    it); returns them, the run's configuration and its step count."""
+    state = load_checkpoint(checkpoint_path)
+    config = replace(TrainConfig.from_dict(state["config"]), pretrained=False)
+    networks = build_networks(config)
+    networks.model.load_state_dict(state["model"])
+    if networks.critic is not None and state.get("critic") is not None:
+        networks.critic.load_state_dict(state["critic"])
+    return networks, config, int(state["step"])
+
+
+def evaluate_checkpoint(checkpoint_path: str | Path, data_root: str | Path | None = None, config: EvaluationConfig = EvaluationConfig()) -> pd.DataFrame:
+    """One DataFrame row: the metrics of a checkpoint on the LSP test split of ``data_root``
+    (default: the data it was trained on), with the run's settings beside them."""
+    networks, train_config, steps = load_trained(checkpoint_path)
+    root = Path(data_root if data_root is not None else train_config.data_root)
+    test_set = build_dataset(DataConfig(root=root, augmentation=AugmentationConfig(image_size=train_config.image_size, augment=False)), "test")
+    row = evaluate(networks, test_set, config)
+    settings = {
+        "checkpoint": str(checkpoint_path),
+        "critic": train_config.critic,
+        "w_kpr": train_config.w_kpr,
+        "w_mr": train_config.w_mr,
+        "backbone": train_config.backbone,
+        "image_size": train_config.image_size,
+        "steps": steps,
+    }
+    return pd.DataFrame([{**settings, **{key: (np.round(value, 4) if isinstance(value, float) else value) for key, value in row.items()}}])
