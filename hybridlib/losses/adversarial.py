@@ -43,12 +43,14 @@ def wgan_gp_critic_loss(
     real: BodyForCritic,
     fake: BodyForCritic,
     penalty_weight: float = GRADIENT_PENALTY_WEIGHT,
-    generator: torch.Generator | None = None,
+    mix: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Critic loss Σ_streams [mean D(fake) − mean D(real)] + λ·GP; fake is detached."""
+    """Critic loss Σ_streams [mean D(fake) − mean D(real)] + λ·GP; fake is detached.
+    ``mix`` (B,) the interpolation weights of the penalty (default: uniform draws)."""
     fake = BodyForCritic(**{item.name: getattr(fake, item.name).detach() for item in fields(BodyForCritic)})
     real_scores, fake_scores = critic(real), critic(fake)
-    mix = torch.rand(real.joints.shape[0], device=real.joints.device, generator=generator)
+    if mix is None:
+        mix = torch.rand(real.joints.shape[0], device=real.joints.device)
     penalty = gradient_penalty(critic, interpolate_bodies(real, fake, mix))
     wasserstein = (real_scores.mean(dim=0) - fake_scores.mean(dim=0)).sum()
     loss = -wasserstein + penalty_weight * penalty

@@ -82,10 +82,16 @@ def _nearest_foreground_points(points: torch.Tensor, nearest: torch.Tensor, fore
 
 
 def mesh_reprojection_loss(
-    points_px: torch.Tensor, silhouettes: torch.Tensor, has_silhouette: torch.Tensor, nearest_foreground: torch.Tensor | None = None
+    points_px: torch.Tensor,
+    silhouettes: torch.Tensor,
+    has_silhouette: torch.Tensor,
+    nearest_foreground: torch.Tensor | None = None,
+    num_samples: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Fast L_mr, same arguments as :func:`mesh_reprojection_loss_dense`; ``nearest_foreground``
-    (B,2,S,S) from :func:`nearest_foreground_indices` (computed here when None).
+    (B,2,S,S) from :func:`hybridlib.geometry.nearest_foreground_indices` (computed here when
+    None); ``num_samples`` replaces the divisor (this batch's samples with a silhouette), e.g.
+    by the count over all processes of a distributed batch.
 
     Predicted → S_GT: the distance transform's nearest pixels around each vertex's pixel.
     S_GT → predicted: the exact nearest vertex of every foreground pixel (a k-d tree over the
@@ -105,4 +111,7 @@ def mesh_reprojection_loss(
         _, vertex = scipy.spatial.cKDTree(points.detach().cpu().numpy()).query(foreground.cpu().numpy())
         term_ground_truth = (foreground - points[torch.from_numpy(vertex).to(points.device)]).pow(2).sum(dim=1).mean()
         losses.append(term_predicted + term_ground_truth)
-    return torch.stack(losses).mean() if losses else points_px.sum() * 0.0
+    if not losses:
+        return points_px.sum() * 0.0
+    divisor = torch.tensor(float(len(losses)), device=points_px.device) if num_samples is None else num_samples.clamp(min=1.0)
+    return torch.stack(losses).sum() / divisor

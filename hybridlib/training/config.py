@@ -34,6 +34,8 @@ class TrainConfig:
     w_critic: float = 0.01
     num_stages: int = 3
     loss_on_all_stages: bool = False
+    dropout: float = 0.5  # in the IEF regressor
+    freeze_batchnorm: bool = False  # keep the encoder's BatchNorm statistics fixed (eval mode)
     batch_size: int = 8
     lr_generator: float = 1e-4
     lr_critic: float = 5e-4

@@ -37,6 +37,7 @@ from hybridlib.losses.silhouette import normalized_to_crop_pixels
 from hybridlib.models import BodyForCritic, Encoder, IterativeRegressor, MeshRegressor, body_for_critic, build_critic, mean_theta
 from hybridlib.training.checkpoint import load_checkpoint, save_checkpoint
 from hybridlib.training.config import TrainConfig
+from hybridlib.training.distributed import DistributedContext, average_gradients, average_logs, global_sum, init_distributed
 
 LOG_COLUMNS = ("step", "epoch", "loss_total", "loss_kpr", "loss_mr", "loss_adversarial", "loss_critic", "critic_wasserstein", "critic_gradient_penalty", "seconds")
 
@@ -75,7 +76,7 @@ def resolve_device(device: str) -> torch.device:
 def build_networks(config: TrainConfig, mean_body_pose: torch.Tensor | None = None, mean_betas: torch.Tensor | None = None) -> Networks:
     """Encoder + regressor (Θ_0 from the given mean pose/shape), critic, body model, on the CPU."""
     encoder = Encoder(config.backbone, weights_path=config.encoder_weights, pretrained=config.pretrained)
-    regressor = IterativeRegressor(encoder.feature_dim, mean_theta(mean_body_pose, mean_betas), num_stages=config.num_stages)
+    regressor = IterativeRegressor(encoder.feature_dim, mean_theta(mean_body_pose, mean_betas), num_stages=config.num_stages, dropout=config.dropout)
     return Networks(model=MeshRegressor(encoder, regressor), critic=build_critic(config.critic), body_model=BodyModel(config.body_model))
 
 
@@ -115,23 +116,34 @@ class RealBodySampler:
         """Mean body pose (69,) and β (10,) of the set, for Θ_0."""
         return self.poses[:, 3:].mean(dim=0), self.betas.mean(dim=0)
 
-    def sample(self, count: int, device: torch.device) -> BodyForCritic:
-        index = torch.randint(len(self.poses), (count,), generator=self.generator)
+    def sample(self, count: int, device: torch.device, context: DistributedContext) -> tuple[BodyForCritic, torch.Tensor]:
+        """This process's share of ``count`` real bodies, and of ``count`` gradient-penalty
+        interpolation weights (every process draws the same global sample and takes its slice)."""
+        index = torch.randint(len(self.poses), (count,), generator=self.generator)[context.rank :: context.world_size]
+        mix = torch.rand(count, generator=self.generator)[context.rank :: context.world_size].to(device)
         poses, betas = self.poses[index].to(device), self.betas[index].to(device)
         with torch.no_grad():
             output = self.body_model(poses[:, :3], poses[:, 3:], betas)
-        return body_for_critic(output, betas)
+        return body_for_critic(output, betas), mix
 
 
-def generator_losses(config: TrainConfig, thetas: list[torch.Tensor], batch: Batch, networks: Networks) -> tuple[torch.Tensor, dict[str, float], Prediction]:
-    """L_comb of the last stage (or the mean over stages), its parts, and the last stage's prediction."""
+def generator_losses(
+    config: TrainConfig, thetas: list[torch.Tensor], batch: Batch, networks: Networks, context: DistributedContext = DistributedContext()
+) -> tuple[torch.Tensor, dict[str, float], Prediction]:
+    """L_comb of the last stage (or the mean over stages), its parts (this process's share of
+    the global batch's values), and the last stage's prediction."""
     stages = thetas if config.loss_on_all_stages else thetas[-1:]
     total = torch.zeros((), device=batch.image.device)
     logs = {"loss_kpr": 0.0, "loss_mr": 0.0, "loss_adversarial": 0.0}
+    # divisors over the global batch, per process (DDP averages the processes' gradients)
+    num_coordinates = global_sum(batch.keypoints_2d[..., 2].sum() * 2, context) / context.world_size
+    num_silhouettes = global_sum(batch.has_silhouette.sum().float(), context) / context.world_size
     for theta in stages:
         pred = predict_body(theta, networks.body_model, config.image_size)
-        loss_kpr = keypoint_reprojection_loss(pred.keypoints_2d, batch.keypoints_2d)
-        loss_mr = mesh_reprojection_loss(pred.vertices_px, batch.silhouette, batch.has_silhouette, batch.silhouette_nearest) if config.w_mr > 0 else total * 0
+        loss_kpr = keypoint_reprojection_loss(pred.keypoints_2d, batch.keypoints_2d, num_coordinates)
+        loss_mr = total * 0
+        if config.w_mr > 0:
+            loss_mr = mesh_reprojection_loss(pred.vertices_px, batch.silhouette, batch.has_silhouette, batch.silhouette_nearest, num_silhouettes)
         loss_adversarial = total * 0
         if networks.critic is not None and config.w_critic > 0:
             fake_scores = networks.critic(pred.body)
@@ -144,16 +156,26 @@ def generator_losses(config: TrainConfig, thetas: list[torch.Tensor], batch: Bat
     return total, logs, pred
 
 
-def critic_update(config: TrainConfig, networks: Networks, optimizer: torch.optim.Optimizer, real: BodyForCritic, fake: BodyForCritic) -> dict[str, float]:
-    """One critic step: WGAN-GP for the KCS critic, least squares for HMR's discriminator."""
+def critic_update(
+    config: TrainConfig,
+    networks: Networks,
+    optimizer: torch.optim.Optimizer,
+    real: BodyForCritic,
+    fake: BodyForCritic,
+    mix: torch.Tensor,
+    context: DistributedContext = DistributedContext(),
+) -> dict[str, float]:
+    """One critic step: WGAN-GP for the KCS critic (interpolation weights ``mix``), least
+    squares for HMR's discriminator; gradients averaged over processes."""
     fake = BodyForCritic(fake.joints.detach(), fake.rotations.detach(), fake.betas.detach())
     if config.critic == "hmr":
         loss = lsgan_discriminator_loss(networks.critic(real), networks.critic(fake))
         logs = {}
     else:
-        loss, logs = wgan_gp_critic_loss(networks.critic, real, fake)
+        loss, logs = wgan_gp_critic_loss(networks.critic, real, fake, mix=mix)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    average_gradients(networks.critic, context)
     optimizer.step()
     return {"loss_critic": loss.item(), **logs}
 
@@ -165,10 +187,15 @@ def _check_finite(step: int, logs: dict[str, float], checkpoint_path: Path, last
             raise TrainingDivergedError(f"step {step}: {name} = {value} is not finite; training stopped, {kept}. Lower the learning rates or check the data of this step")
 
 
-def _epoch_batches(dataset_size: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
-    """The shuffled, full batches of one epoch (drop_last), the same for any resume point."""
-    order = torch.randperm(dataset_size, generator=torch.Generator().manual_seed(seed * 100_003 + epoch)).tolist()
-    return [order[start : start + batch_size] for start in range(0, dataset_size - batch_size + 1, batch_size)]
+def _epoch_batches(dataset: torch.utils.data.Dataset, global_batch_size: int, seed: int, epoch: int, context: DistributedContext) -> list[list[int]]:
+    """This process's share of each full batch of one epoch, in order: a DistributedSampler over
+    the epoch's shuffled order (one process: the whole order), cut into batches of
+    ``global_batch_size / world_size``; global batch k is the same for any number of processes."""
+    sampler = torch.utils.data.DistributedSampler(dataset, num_replicas=context.world_size, rank=context.rank, shuffle=True, seed=seed, drop_last=True)
+    sampler.set_epoch(epoch)
+    order = list(sampler)
+    per_process = global_batch_size // context.world_size
+    return [order[start : start + per_process] for start in range(0, len(order) - per_process + 1, per_process)]
 
 
 class _StopOnInterrupt:
@@ -207,9 +234,16 @@ def _rewrite_log_until(log_path: Path, step: int) -> None:
 
 
 def train(config: TrainConfig) -> TrainResult:
-    """Train (or resume) as configured; returns where the checkpoint and the loss log are."""
+    """Train (or resume) as configured; returns where the checkpoint and the loss log are.
+    Under torchrun, every process runs this and process 0 writes the files."""
     started = time.perf_counter()
     device = resolve_device(config.device)
+    context = init_distributed(device.type == "cuda")
+    if context.enabled and device.type == "cuda":
+        device = torch.device("cuda", context.local_rank)
+        torch.cuda.set_device(device)
+    if config.batch_size % context.world_size:
+        raise ValueError(f"batch_size {config.batch_size} is not divisible by the {context.world_size} processes")
     torch.manual_seed(config.seed)
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -221,7 +255,7 @@ def train(config: TrainConfig) -> TrainResult:
     if len(dataset) < config.batch_size:
         raise ValueError(f"{len(dataset)} training images are fewer than one batch of {config.batch_size}: lower batch_size or add data")
 
-    body_model = BodyModel(config.body_model)
+    body_model = BodyModel(config.body_model).to(device)
     real_sampler = None
     mean_pose = mean_betas = None
     if config.critic != "none":
@@ -230,11 +264,8 @@ def train(config: TrainConfig) -> TrainResult:
     networks = build_networks(config, mean_pose, mean_betas)
     networks.body_model = body_model
     networks.model.to(device)
-    body_model.to(device)
     if networks.critic is not None:
         networks.critic.to(device)
-    if real_sampler is not None:
-        real_sampler.body_model = body_model
     optimizer_generator = torch.optim.Adam(networks.model.parameters(), lr=config.lr_generator)
     optimizer_critic = torch.optim.Adam(networks.critic.parameters(), lr=config.lr_critic) if networks.critic is not None else None
 
@@ -251,10 +282,20 @@ def train(config: TrainConfig) -> TrainResult:
         if torch.cuda.is_available() and state["rng"].get("cuda") is not None:
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         step, epoch, batch_in_epoch, last_saved_step = state["step"], state["epoch"], state["batch_in_epoch"], state["step"]
-        _rewrite_log_until(config.log_path, step)
+        if context.is_main:
+            _rewrite_log_until(config.log_path, step)
+
+    model: nn.Module = networks.model
+    if context.enabled:
+        if device.type == "cuda":
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     def checkpoint() -> None:
         nonlocal last_saved_step
+        last_saved_step = step
+        if not context.is_main:
+            return
         save_checkpoint(
             config.checkpoint_path,
             {
@@ -273,23 +314,28 @@ def train(config: TrainConfig) -> TrainResult:
                 },
             },
         )
-        last_saved_step = step
 
     steps_per_epoch = len(dataset) // config.batch_size
     total_steps = min(config.epochs * steps_per_epoch, config.max_steps or math.inf)
-    new_log = not config.log_path.is_file()
-    log_file = open(config.log_path, "a", newline="")
-    writer = csv.DictWriter(log_file, fieldnames=LOG_COLUMNS)
-    if new_log:
-        writer.writeheader()
+    log_file = None
+    if context.is_main:
+        new_log = not config.log_path.is_file()
+        log_file = open(config.log_path, "a", newline="")
+        writer = csv.DictWriter(log_file, fieldnames=LOG_COLUMNS)
+        if new_log:
+            writer.writeheader()
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if config.amp and device.type == "cuda" else nullcontext()
-    bar = tqdm(total=int(total_steps), initial=step, desc="training", unit="step", disable=not config.progress)
-    networks.model.train()
+    bar = tqdm(total=int(total_steps), initial=step, desc="training", unit="step", disable=not (config.progress and context.is_main))
+    model.train()
+    if config.freeze_batchnorm:
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
     try:
         with _StopOnInterrupt() as interrupt:
             while step < total_steps and epoch < config.epochs:
                 set_dataset_epoch(dataset, epoch)
-                batches = _epoch_batches(len(dataset), config.batch_size, config.seed, epoch)[batch_in_epoch:]
+                batches = _epoch_batches(dataset, config.batch_size, config.seed, epoch, context)[batch_in_epoch:]
                 loader = torch.utils.data.DataLoader(
                     dataset,
                     batch_sampler=batches,
@@ -301,9 +347,10 @@ def train(config: TrainConfig) -> TrainResult:
                 for batch in loader:
                     batch = batch.to(device, non_blocking=True)
                     with autocast:
-                        thetas = networks.model(batch.image)
+                        thetas = model(batch.image)
                     thetas = [theta.float() for theta in thetas]
-                    loss, logs, pred = generator_losses(config, thetas, batch, networks)
+                    loss, logs, pred = generator_losses(config, thetas, batch, networks, context)
+                    logs = average_logs(logs, context, device)
                     _check_finite(step, logs, config.checkpoint_path, last_saved_step)
                     optimizer_generator.zero_grad(set_to_none=True)
                     loss.backward()
@@ -311,12 +358,15 @@ def train(config: TrainConfig) -> TrainResult:
                     critic_logs: dict[str, float] = {}
                     if networks.critic is not None:
                         for _ in range(config.critic_steps):
-                            critic_logs = critic_update(config, networks, optimizer_critic, real_sampler.sample(config.batch_size, device), pred.body)
+                            real, mix = real_sampler.sample(config.batch_size, device, context)
+                            critic_logs = critic_update(config, networks, optimizer_critic, real, pred.body, mix, context)
+                        critic_logs = average_logs(critic_logs, context, device)
                         _check_finite(step, critic_logs, config.checkpoint_path, last_saved_step)
                     step += 1
                     batch_in_epoch += 1
-                    writer.writerow({"step": step, "epoch": epoch, **logs, **critic_logs, "seconds": round(time.perf_counter() - started, 3)})
-                    log_file.flush()
+                    if log_file is not None:
+                        writer.writerow({"step": step, "epoch": epoch, **logs, **critic_logs, "seconds": round(time.perf_counter() - started, 3)})
+                        log_file.flush()
                     bar.update(1)
                     bar.set_postfix(kpr=f"{logs['loss_kpr']:.4f}", mr=f"{logs['loss_mr']:.1f}")
                     if step % config.checkpoint_every == 0 or step >= total_steps or interrupt.requested:
@@ -333,7 +383,10 @@ def train(config: TrainConfig) -> TrainResult:
                 checkpoint()
     finally:
         bar.close()
-        log_file.close()
+        if log_file is not None:
+            log_file.close()
+    if context.enabled:
+        torch.distributed.barrier()
     return TrainResult(config.checkpoint_path, config.log_path, step, time.perf_counter() - started, networks)
 
 
