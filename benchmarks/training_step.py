@@ -1,0 +1,121 @@
+"""Train-step time next to the bare encoder, and L_mr fast vs dense, measured in one run.
+
+    python benchmarks/training_step.py --data DIR [--repeats 5] [--threads N]
+
+DIR is a generated (or real) data folder with lsp/, lsp_ext/, up-s1h/ and mosh/. Prints, per
+configuration (ResNet-50 at 224 px — the paper's — and the CPU preset's ResNet-18 at 128 px),
+the median time of: the bare encoder forward+backward at batch 8, and a full training step
+(encoder, IEF, body model, L_kpr + L_mr + KCS critic with WGAN-GP) at batch 8, and their
+ratio. Then L_mr on one batch of 8 generated samples with the full open body model: fast
+path vs the dense all-pairs reference, time and relative value difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from hybridlib.body_model import BodyModel
+from hybridlib.data import AugmentationConfig, DataConfig, build_dataset, collate_samples
+from hybridlib.geometry import weak_perspective_projection
+from hybridlib.losses import mesh_reprojection_loss, mesh_reprojection_loss_dense
+from hybridlib.losses.silhouette import normalized_to_crop_pixels
+from hybridlib.models import Encoder
+from hybridlib.training import TrainConfig
+from hybridlib.training.loop import Networks, RealBodySampler, build_networks, critic_update, generator_losses
+from hybridlib.training.distributed import DistributedContext
+
+
+def _median_seconds(function, repeats: int) -> float:
+    function()  # warm-up
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def step_times(data: Path, backbone: str, image_size: int, repeats: int) -> tuple[float, float]:
+    """(bare encoder forward+backward, full training step), seconds at batch 8."""
+    with tempfile.TemporaryDirectory() as out_dir:
+        config = TrainConfig(data_root=str(data), out_dir=out_dir, backbone=backbone, image_size=image_size, pretrained=False, progress=False)
+    dataset = build_dataset(DataConfig(root=data, augmentation=AugmentationConfig(image_size=image_size)), "train")
+    batch = collate_samples([dataset[index] for index in range(config.batch_size)])
+    body_model = BodyModel()
+    sampler = RealBodySampler(data / "mosh", body_model, seed=0)
+    networks: Networks = build_networks(config, *sampler.mean_body_pose_and_betas())
+    networks.body_model = body_model
+    optimizer_generator = torch.optim.Adam(networks.model.parameters(), lr=config.lr_generator)
+    optimizer_critic = torch.optim.Adam(networks.critic.parameters(), lr=config.lr_critic)
+    encoder = Encoder(backbone, pretrained=False)
+
+    def encoder_only() -> None:
+        encoder.zero_grad(set_to_none=True)
+        encoder(batch.image).sum().backward()
+
+    def training_step() -> None:
+        thetas = networks.model(batch.image)
+        loss, _, pred = generator_losses(config, thetas, batch, networks)
+        optimizer_generator.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer_generator.step()
+        real, mix = sampler.sample(config.batch_size, batch.image.device, DistributedContext())
+        critic_update(config, networks, optimizer_critic, real, pred.body, mix)
+
+    return _median_seconds(encoder_only, repeats), _median_seconds(training_step, repeats)
+
+
+def mesh_loss_times(data: Path, repeats: int) -> tuple[float, float, float]:
+    """(fast seconds, dense seconds, relative value difference) of L_mr on 8 generated samples."""
+    dataset = build_dataset(DataConfig(root=data), "train")
+    batch = collate_samples([dataset[index] for index in range(8)])
+    body_model = BodyModel()
+    with torch.no_grad():
+        output = body_model(batch.pose[:, :3], batch.pose[:, 3:], batch.betas)
+    camera = batch.camera + torch.tensor([0.0, 0.04, -0.03])  # a prediction slightly off
+    points = normalized_to_crop_pixels(weak_perspective_projection(output.vertices, camera), 224).requires_grad_(True)
+
+    def fast() -> torch.Tensor:
+        value = mesh_reprojection_loss(points, batch.silhouette, batch.has_silhouette, batch.silhouette_nearest)
+        value.backward()
+        return value
+
+    def dense() -> torch.Tensor:
+        value = mesh_reprojection_loss_dense(points, batch.silhouette, batch.has_silhouette)
+        value.backward()
+        return value
+
+    difference = abs(fast().item() / dense().item() - 1.0)
+    return _median_seconds(fast, repeats), _median_seconds(dense, max(1, repeats // 2)), difference
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
+    for backbone, image_size in (("resnet50", 224), ("resnet18", 128)):
+        encoder_seconds, step_seconds = step_times(args.data, backbone, image_size, args.repeats)
+        print(
+            f"{backbone} {image_size} px, batch 8: encoder fwd+bwd {encoder_seconds * 1000:.0f} ms, "
+            f"full train step {step_seconds * 1000:.0f} ms, step / encoder {step_seconds / encoder_seconds:.2f}x"
+        )
+    fast_seconds, dense_seconds, difference = mesh_loss_times(args.data, args.repeats)
+    print(
+        f"L_mr on 8 samples (full body model, 224 px), value+gradient: fast {fast_seconds * 1000:.0f} ms, "
+        f"dense {dense_seconds * 1000:.0f} ms, dense / fast {dense_seconds / fast_seconds:.0f}x, value difference {difference:.2e}"
+    )
+
+
+if __name__ == "__main__":
+    main()
