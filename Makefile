@@ -1,15 +1,14 @@
 # hybridlib: two commands for a fresh machine.
-#   make demo   creates .venv, installs hybridlib, runs the main job on the embedded defaults
-#   make test   creates .venv, installs hybridlib + test tools, runs the test suite
+#   make demo   creates .venv, installs hybridlib, runs the three studies (demo preset) on generated data
+#   make test   creates .venv, installs hybridlib + test tools, runs the tests and the notebooks (nbval, smoke preset)
 # Both are idempotent: the environment is rebuilt only when pyproject.toml changes.
 
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
-DEMO_OUT := results/demo
 
-.PHONY: demo test body-model clean-venv
+.PHONY: demo test lab body-model clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,10 +17,15 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m hybridlib.demo --out $(DEMO_OUT)
+	$(PY) -m hybridlib.studies --preset demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --nbval-lax tests notebooks
+
+# JupyterLab on the notebooks (optional extra).
+lab: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[test,lab]"
+	$(VENV)/bin/jupyter lab notebooks/
 
 # Rebuild the open body model from anny (optional extra; ~2 min cold cache + build).
 body-model: $(STAMP)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ from tqdm import tqdm
 from hybridlib.data import AugmentationConfig, DataConfig, build_dataset, collate_samples
 from hybridlib.evaluation import metrics
 from hybridlib.losses.keypoints import keypoint_reprojection_loss_per_sample
-from hybridlib.losses.silhouette import mesh_reprojection_loss
+from hybridlib.losses.silhouette import mesh_reprojection_loss, reference_pixel_scale
 from hybridlib.training.checkpoint import load_checkpoint
 from hybridlib.training.config import TrainConfig
 from hybridlib.training.loop import Networks, build_networks, predict_body, resolve_device
@@ -70,6 +71,7 @@ def evaluate(networks: Networks, dataset: torch.utils.data.Dataset, config: Eval
             if batch.has_silhouette[index]:
                 one = slice(index, index + 1)
                 loss = mesh_reprojection_loss(pred.vertices_px[one], batch.silhouette[one], batch.has_silhouette[one], batch.silhouette_nearest[one])
+                loss = loss * reference_pixel_scale(batch.image.shape[-1])
                 collected["mr"].append(loss.reshape(1))
         collected["pck"].append(metrics.pck(pred.keypoints_2d, batch.keypoints_2d))
         collected["iou"].append(metrics.silhouette_iou(output.vertices.cpu(), networks.body_model.faces, parts.camera.cpu(), batch.silhouette.cpu(), batch.has_silhouette.cpu()))
@@ -107,12 +109,16 @@ def load_trained(checkpoint_path: str | Path) -> tuple[Networks, TrainConfig, in
     return networks, config, int(state["step"])
 
 
-def evaluate_checkpoint(checkpoint_path: str | Path, data_root: str | Path | None = None, config: EvaluationConfig = EvaluationConfig()) -> pd.DataFrame:
+def evaluate_checkpoint(
+    checkpoint_path: str | Path, data_root: str | Path | None = None, config: EvaluationConfig = EvaluationConfig(), split: Literal["test", "train"] = "test"
+) -> pd.DataFrame:
     """One DataFrame row: the metrics of a checkpoint on the LSP test split of ``data_root``
-    (default: the data it was trained on), with the run's settings beside them."""
+    (default: the data it was trained on), with the run's settings beside them. ``split="train"``
+    evaluates centred crops of the training images instead (the overfitting study)."""
     networks, train_config, steps = load_trained(checkpoint_path)
     root = Path(data_root if data_root is not None else train_config.data_root)
-    test_set = build_dataset(DataConfig(root=root, augmentation=AugmentationConfig(image_size=train_config.image_size, augment=False)), "test")
+    crops = AugmentationConfig(image_size=train_config.image_size, augment=False)
+    test_set = build_dataset(DataConfig(root=root, augmentation=crops), split)
     row = evaluate(networks, test_set, config)
     settings = {
         "checkpoint": str(checkpoint_path),

@@ -5,7 +5,8 @@
 with the predicted silhouette Ŝ approximated, as in the authors' code, by the projected mesh
 vertices, S_GT the foreground pixel centres of the ground-truth silhouette, d the Euclidean
 distance to the nearest point of the other set, each sum divided by its number of points.
-Distances are in pixels of the crop (224 px by default). Samples without a silhouette are
+Distances are in pixels of the crop; callers multiply by :func:`reference_pixel_scale` to
+report them in pixels of a 224-px crop whatever the input resolution. Samples without a silhouette are
 left out; the batch loss is the mean over the samples that have one (0 if none does).
 
 Two implementations with the same value:
@@ -23,6 +24,16 @@ import scipy.spatial
 import torch
 
 from hybridlib.geometry import nearest_foreground_indices
+
+
+REFERENCE_CROP_SIZE = 224  # the paper's input size: L_mr is reported in its pixels
+
+
+def reference_pixel_scale(image_size: int) -> float:
+    """Factor that turns squared distances in pixels of an ``image_size`` crop into squared
+    pixels of a 224-px crop, so that L_mr (and w_mr's balance against L_kpr) does not depend
+    on the input resolution of a preset."""
+    return (REFERENCE_CROP_SIZE / image_size) ** 2
 
 
 def normalized_to_crop_pixels(points_2d: torch.Tensor, image_size: int) -> torch.Tensor:

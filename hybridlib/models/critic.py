@@ -19,11 +19,12 @@ from hybridlib.geometry import NUM_BETAS, NUM_BODY_JOINTS
 
 CriticVariant = Literal["none", "without_rotation", "with_rotation"]
 
-# 13 bones of the 14 LSP keypoints (a tree): legs, arms, head, shoulders and hips to the neck.
+# The 13 bones of the 14 LSP keypoints (a tree), as in the authors' code: legs, arms, the
+# trunk sides (hip to shoulder), shoulders to neck, neck to head top.
 LSP_BONES: tuple[tuple[int, int], ...] = (
     (0, 1), (1, 2), (3, 4), (4, 5),  # right shin, right thigh, left thigh, left shin
     (6, 7), (7, 8), (9, 10), (10, 11),  # right forearm, right upper arm, left upper arm, left forearm
-    (12, 13), (8, 12), (9, 12), (2, 12), (3, 12),  # head, shoulders, trunk sides
+    (2, 8), (3, 9), (8, 12), (9, 12), (12, 13),  # trunk sides, shoulders, head
 )  # fmt: skip
 NUM_LSP_JOINTS = 14
 

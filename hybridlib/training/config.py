@@ -4,7 +4,9 @@ critic lr 5e-4, w_kpr 60, w_mr 0.001, w_critic 0.01, the KCS critic with rotatio
 
 A loss is switched off by a zero weight: KPR only = ``w_mr=0``; MR only = ``w_kpr=0``;
 no critic = ``critic="none"``; the HMR baseline = ``critic="hmr"`` (its least-squares
-discriminator) with ``w_mr=0``.
+discriminator) with ``w_mr=0``. The loss-weight schedule the paper suggests as future work:
+``w_mr_ramp_fraction=f`` raises w_mr linearly from 0 to its value over the first fraction f
+of the training steps (then constant).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class TrainConfig:
     w_kpr: float = 60.0
     w_mr: float = 0.001
     w_critic: float = 0.01
+    w_mr_ramp_fraction: float = 0.0  # > 0: w_mr rises linearly from 0 to w_mr over this fraction of the steps
     num_stages: int = 3
     loss_on_all_stages: bool = False
     dropout: float = 0.5  # in the IEF regressor
@@ -60,6 +63,8 @@ class TrainConfig:
         for name in ("batch_size", "num_stages", "epochs", "checkpoint_every", "critic_steps", "image_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        if not 0.0 <= self.w_mr_ramp_fraction <= 1.0:
+            raise ValueError(f"w_mr_ramp_fraction must be in [0, 1], got {self.w_mr_ramp_fraction}")
         if self.w_kpr == 0 and self.w_mr == 0:
             raise ValueError("w_kpr and w_mr are both 0: nothing ties the prediction to the image")
 

@@ -33,7 +33,7 @@ from hybridlib.data import AugmentationConfig, Batch, DataConfig, build_dataset,
 from hybridlib.data.dataset import MOSH_FOLDER
 from hybridlib.geometry import ThetaParts, split_theta, weak_perspective_projection
 from hybridlib.losses import keypoint_reprojection_loss, lsgan_discriminator_loss, lsgan_generator_loss, mesh_reprojection_loss, wgan_generator_loss, wgan_gp_critic_loss
-from hybridlib.losses.silhouette import normalized_to_crop_pixels
+from hybridlib.losses.silhouette import normalized_to_crop_pixels, reference_pixel_scale
 from hybridlib.models import BodyForCritic, Encoder, IterativeRegressor, MeshRegressor, body_for_critic, build_critic, mean_theta
 from hybridlib.training.checkpoint import load_checkpoint, save_checkpoint
 from hybridlib.training.config import TrainConfig
@@ -127,11 +127,26 @@ class RealBodySampler:
         return body_for_critic(output, betas), mix
 
 
+def mesh_loss_weight(config: TrainConfig, step: int, total_steps: int) -> float:
+    """w_mr at a 0-based step: constant, or ramped linearly over ``w_mr_ramp_fraction`` of the run."""
+    ramp_steps = config.w_mr_ramp_fraction * total_steps
+    if ramp_steps <= 0:
+        return config.w_mr
+    return config.w_mr * min(1.0, (step + 1) / ramp_steps)
+
+
 def generator_losses(
-    config: TrainConfig, thetas: list[torch.Tensor], batch: Batch, networks: Networks, context: DistributedContext = DistributedContext()
+    config: TrainConfig,
+    thetas: list[torch.Tensor],
+    batch: Batch,
+    networks: Networks,
+    context: DistributedContext = DistributedContext(),
+    w_mr: float | None = None,
 ) -> tuple[torch.Tensor, dict[str, float], Prediction]:
     """L_comb of the last stage (or the mean over stages), its parts (this process's share of
-    the global batch's values), and the last stage's prediction."""
+    the global batch's values), and the last stage's prediction. ``w_mr`` overrides the
+    configured weight (the schedule's value at this step)."""
+    w_mr = config.w_mr if w_mr is None else w_mr
     stages = thetas if config.loss_on_all_stages else thetas[-1:]
     total = torch.zeros((), device=batch.image.device)
     logs = {"loss_kpr": 0.0, "loss_mr": 0.0, "loss_adversarial": 0.0}
@@ -144,11 +159,12 @@ def generator_losses(
         loss_mr = total * 0
         if config.w_mr > 0:
             loss_mr = mesh_reprojection_loss(pred.vertices_px, batch.silhouette, batch.has_silhouette, batch.silhouette_nearest, num_silhouettes)
+            loss_mr = loss_mr * reference_pixel_scale(config.image_size)
         loss_adversarial = total * 0
         if networks.critic is not None and config.w_critic > 0:
             fake_scores = networks.critic(pred.body)
             loss_adversarial = lsgan_generator_loss(fake_scores) if config.critic == "hmr" else wgan_generator_loss(fake_scores)
-        total = total + (config.w_kpr * loss_kpr + config.w_mr * loss_mr + config.w_critic * loss_adversarial) / len(stages)
+        total = total + (config.w_kpr * loss_kpr + w_mr * loss_mr + config.w_critic * loss_adversarial) / len(stages)
         logs["loss_kpr"] += loss_kpr.item() / len(stages)
         logs["loss_mr"] += loss_mr.item() / len(stages)
         logs["loss_adversarial"] += loss_adversarial.item() / len(stages)
@@ -349,7 +365,7 @@ def train(config: TrainConfig) -> TrainResult:
                     with autocast:
                         thetas = model(batch.image)
                     thetas = [theta.float() for theta in thetas]
-                    loss, logs, pred = generator_losses(config, thetas, batch, networks, context)
+                    loss, logs, pred = generator_losses(config, thetas, batch, networks, context, mesh_loss_weight(config, step, int(total_steps)))
                     logs = average_logs(logs, context, device)
                     _check_finite(step, logs, config.checkpoint_path, last_saved_step)
                     optimizer_generator.zero_grad(set_to_none=True)

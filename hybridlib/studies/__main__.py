@@ -1,0 +1,63 @@
+"""Run the study notebooks with papermill under a preset:
+
+    python -m hybridlib.studies --preset demo                  # what `make demo` runs
+    python -m hybridlib.studies --preset cpu                   # the committed results/
+    python -m hybridlib.studies --preset paper --data-dir ~/data/lsp_all --body-model ~/smpl/SMPL_NEUTRAL.pkl
+
+Each notebook is executed into ``<OUT_DIR>/<notebook>.ipynb`` beside the table, figures and
+provenance it writes (OUT_DIR = ``results/<study>/<preset>/`` by default). Finished
+configurations are reused when a study is run again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import papermill
+
+from hybridlib.studies.presets import PRESETS, REPOSITORY_ROOT
+
+STUDY_NOTEBOOKS = ("01_overfit_8_images", "02_lsp_ablation", "03_lspet_vs_hmr")
+
+
+def run_notebooks(preset: str, studies: tuple[str, ...] = STUDY_NOTEBOOKS, data_dir: str | None = None, body_model: str | None = None, device: str | None = None) -> dict[str, float]:
+    """Execute the study notebooks; returns {study: wall seconds}."""
+    seconds = {}
+    for study in studies:
+        out_dir = REPOSITORY_ROOT / "results" / study / preset
+        out_dir.mkdir(parents=True, exist_ok=True)
+        parameters = {"PRESET": preset, "DATA_DIR": data_dir, "BODY_MODEL": body_model, "DEVICE": device, "OUT_DIR": str(out_dir)}
+        started = time.perf_counter()
+        print(f"[{study}] running notebooks/{study}.ipynb with preset {preset!r} …", flush=True)
+        papermill.execute_notebook(
+            str(REPOSITORY_ROOT / "notebooks" / f"{study}.ipynb"),
+            str(out_dir / f"{study}.ipynb"),
+            parameters={key: value for key, value in parameters.items() if value is not None},
+            cwd=str(REPOSITORY_ROOT / "notebooks"),
+            progress_bar=False,
+        )
+        seconds[study] = time.perf_counter() - started
+        print(f"[{study}] {seconds[study]:.0f} s — table: {out_dir / 'table.md'}", flush=True)
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m hybridlib.studies", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="demo")
+    parser.add_argument("--studies", default=",".join(STUDY_NOTEBOOKS), help=f"comma-separated subset of {', '.join(STUDY_NOTEBOOKS)}")
+    parser.add_argument("--data-dir", default=None, help="real (or generated) data folder; default: the preset's generated stand-in")
+    parser.add_argument("--body-model", default=None, help="licensed SMPL .pkl or SMPL-layout .npz; default: the open body model")
+    parser.add_argument("--device", default=None)
+    args = parser.parse_args(argv)
+    studies = tuple(name.strip() for name in args.studies.split(",") if name.strip())
+    unknown = sorted(set(studies) - set(STUDY_NOTEBOOKS))
+    if unknown:
+        parser.error(f"unknown studies {unknown}; choose from {', '.join(STUDY_NOTEBOOKS)}")
+    seconds = run_notebooks(args.preset, studies, args.data_dir, args.body_model, args.device)
+    print(f"done in {sum(seconds.values()):.0f} s. Tables: " + ", ".join(str(Path("results") / study / args.preset / "table.md") for study in studies))
+
+
+if __name__ == "__main__":
+    main()

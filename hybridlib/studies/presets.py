@@ -1,0 +1,152 @@
+"""Named presets for the studies, in one place, and the validation of notebook parameters.
+
+- ``smoke``: CI — a tiny generated dataset, the lite body model, a few steps; each notebook
+  runs in well under 2 minutes on 2 cores.
+- ``demo``: what ``make demo`` runs — small but real training on generated data, minutes.
+- ``cpu``: a real, reduced study on this kind of machine — ResNet-18 at 128 px on the full
+  generated LSP / LSPET-format set, fewer epochs; all three studies in about 2 hours on 2 cores.
+- ``paper``: the authors' settings — ResNet-50, 224 px, batch 8, 120 epochs, the full body
+  model; meant for a GPU and for real data (DATA_DIR).
+
+A run's data, body model and hyper-parameters come from its preset plus the notebook's
+explicit parameters (DATA_DIR, BODY_MODEL, EPOCHS, DEVICE, SEED, OUT_DIR), nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from hybridlib.body_model import OPEN_BODY_MODEL, OPEN_BODY_MODEL_LITE
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class GeneratedData:
+    """Sizes of the generated stand-in used when DATA_DIR is not given."""
+
+    lsp: int
+    lspet: int
+    mosh: int
+    seed: int = 0
+
+    @property
+    def folder_name(self) -> str:
+        return f"generated-lsp{self.lsp}-lspet{self.lspet}-mosh{self.mosh}-seed{self.seed}"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Everything a study run takes from its preset (see the module docstring)."""
+
+    name: str
+    generated_data: GeneratedData
+    body_model: str  # path of the body model file
+    backbone: str
+    image_size: int
+    batch_size: int
+    epochs_lsp: int  # Table 1 runs
+    epochs_lspet: int  # Table 2 runs (LSP + LSP extended)
+    overfit_steps: int  # the 8-image study
+    overfit_seeds: tuple[int, ...]
+    max_steps: int | None = None  # cap on every Table run (smoke)
+    eval_max_images: int | None = None
+    num_workers: int = 0
+    pretrained: bool = True
+    device: str = "auto"
+    checkpoint_every: int = 500
+
+
+PRESETS: dict[str, Preset] = {
+    preset.name: preset
+    for preset in (
+        Preset(
+            name="smoke", generated_data=GeneratedData(lsp=16, lspet=16, mosh=200), body_model=str(OPEN_BODY_MODEL_LITE),
+            backbone="resnet18", image_size=64, batch_size=4, epochs_lsp=1, epochs_lspet=1, overfit_steps=12,
+            overfit_seeds=(0, 1, 2), max_steps=3, eval_max_images=8, pretrained=False,
+        ),
+        Preset(
+            name="demo", generated_data=GeneratedData(lsp=200, lspet=400, mosh=2000), body_model=str(OPEN_BODY_MODEL),
+            backbone="resnet18", image_size=96, batch_size=8, epochs_lsp=2, epochs_lspet=1, overfit_steps=60,
+            overfit_seeds=(0,), eval_max_images=100, pretrained=False,
+        ),
+        Preset(
+            name="cpu", generated_data=GeneratedData(lsp=2000, lspet=10000, mosh=20000), body_model=str(OPEN_BODY_MODEL),
+            backbone="resnet18", image_size=128, batch_size=8, epochs_lsp=10, epochs_lspet=3, overfit_steps=300,
+            overfit_seeds=(0, 1, 2), num_workers=1,
+        ),
+        Preset(
+            name="paper", generated_data=GeneratedData(lsp=2000, lspet=10000, mosh=20000), body_model=str(OPEN_BODY_MODEL),
+            backbone="resnet50", image_size=224, batch_size=8, epochs_lsp=120, epochs_lspet=120, overfit_steps=2000,
+            overfit_seeds=(0, 1, 2), num_workers=4,
+        ),
+    )
+}  # fmt: skip
+
+
+class ParameterError(ValueError):
+    """A notebook parameter that is unknown, of the wrong type or pointing nowhere; the message lists the valid choices."""
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    """The resolved settings of one study run: its preset (with overrides applied) and where
+    data and results live."""
+
+    study: str
+    preset: Preset
+    data_dir: Path | None  # None = generate the preset's stand-in under DATA_CACHE
+    out_dir: Path
+    seed: int
+    parameters: dict = field(default_factory=dict)
+
+
+DATA_CACHE = REPOSITORY_ROOT / "data"
+
+
+def _expect(name: str, value: object, types: tuple[type, ...], description: str) -> None:
+    if value is not None and (not isinstance(value, types) or isinstance(value, bool) and bool not in types):
+        raise ParameterError(f"{name} must be {description}, got {value!r} ({type(value).__name__})")
+
+
+def resolve_settings(
+    study: str,
+    PRESET: str = "smoke",  # noqa: N803 (the notebooks' UPPER_CASE parameter names)
+    DATA_DIR: str | None = None,  # noqa: N803
+    BODY_MODEL: str | None = None,  # noqa: N803
+    EPOCHS: int | None = None,  # noqa: N803
+    DEVICE: str | None = None,  # noqa: N803
+    SEED: int = 0,  # noqa: N803
+    OUT_DIR: str | None = None,  # noqa: N803
+) -> StudySettings:
+    """Validate a notebook's parameters and combine them with the preset."""
+    if not isinstance(PRESET, str) or PRESET not in PRESETS:
+        raise ParameterError(f"PRESET must be one of {sorted(PRESETS)}, got {PRESET!r}")
+    _expect("DATA_DIR", DATA_DIR, (str, Path), "a folder path (str) or None")
+    _expect("BODY_MODEL", BODY_MODEL, (str, Path), "a body model file path (str) or None")
+    _expect("EPOCHS", EPOCHS, (int,), "a positive int or None")
+    _expect("DEVICE", DEVICE, (str,), "'auto', 'cpu', 'cuda' or 'cuda:N', or None")
+    _expect("SEED", SEED, (int,), "an int")
+    _expect("OUT_DIR", OUT_DIR, (str, Path), "a folder path (str) or None")
+    preset = PRESETS[PRESET]
+    if EPOCHS is not None:
+        if EPOCHS < 1:
+            raise ParameterError(f"EPOCHS must be ≥ 1, got {EPOCHS}")
+        preset = replace(preset, epochs_lsp=EPOCHS, epochs_lspet=EPOCHS)
+    if BODY_MODEL is not None:
+        if not Path(BODY_MODEL).exists():
+            raise ParameterError(f"BODY_MODEL {BODY_MODEL} does not exist: give a licensed SMPL .pkl (or folder), an SMPL-layout .npz, or None for the open model")
+        preset = replace(preset, body_model=str(BODY_MODEL))
+    if DEVICE is not None:
+        if not (DEVICE in ("auto", "cpu", "cuda") or DEVICE.startswith("cuda:")):
+            raise ParameterError(f"DEVICE must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {DEVICE!r}")
+        preset = replace(preset, device=DEVICE)
+    data_dir = None
+    if DATA_DIR is not None:
+        data_dir = Path(DATA_DIR).expanduser()
+        if not data_dir.is_dir():
+            raise ParameterError(f"DATA_DIR {data_dir} is not a folder: point it at the folder holding lsp/, lsp_ext/, up-s1h/, mosh/, or leave it None to use generated data")
+    out_dir = Path(OUT_DIR) if OUT_DIR is not None else REPOSITORY_ROOT / "results" / study / PRESET
+    parameters = {"PRESET": PRESET, "DATA_DIR": DATA_DIR, "BODY_MODEL": BODY_MODEL, "EPOCHS": EPOCHS, "DEVICE": DEVICE, "SEED": SEED, "OUT_DIR": str(out_dir)}
+    return StudySettings(study=study, preset=preset, data_dir=data_dir, out_dir=out_dir, seed=SEED, parameters=parameters)

@@ -1,0 +1,57 @@
+"""Provenance of a study run: preset and parameters, data source and its seed, body model
+file and checksum, epochs, device, library versions, git commit and wall time."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from hybridlib.studies.presets import REPOSITORY_ROOT, StudySettings
+
+
+def sha256_of(path: str | Path) -> str:
+    """Hex SHA-256 of a file (streamed)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def git_commit() -> str:
+    """The repository's HEAD commit, with "+dirty" when tracked files changed; "unknown" outside git."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPOSITORY_ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPOSITORY_ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
+def collect_provenance(settings: StudySettings, data_dir: Path, device: torch.device, wall_seconds: float) -> dict:
+    """Everything needed to say where a result came from (JSON-ready)."""
+    generator_config = data_dir / "generator_config.json"
+    data = {"path": str(data_dir), "kind": "generated" if generator_config.is_file() else "user-provided"}
+    if generator_config.is_file():
+        data["generator"] = json.loads(generator_config.read_text())
+    body_model = Path(settings.preset.body_model)
+    return {
+        "study": settings.study,
+        "preset": asdict(settings.preset),
+        "parameters": settings.parameters,
+        "data": data,
+        "body_model": {"path": str(body_model), "sha256": sha256_of(body_model) if body_model.is_file() else None},
+        "epochs": {"lsp": settings.preset.epochs_lsp, "lsp_and_lspet": settings.preset.epochs_lspet},
+        "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else f" ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"),
+        "versions": {"python": platform.python_version(), "torch": torch.__version__},
+        "git_commit": git_commit(),
+        "wall_seconds": round(wall_seconds, 1),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }

@@ -1,0 +1,136 @@
+"""Run a study's configurations: get the data, train each configuration (resuming finished or
+interrupted runs), evaluate it, and write the table, loss curves and provenance.
+
+Checkpoints live under ``runs/<study>/<preset>/<configuration>/`` (not committed); the small
+outputs — ``table.csv``, ``table.md``, figures, per-step ``losses/<configuration>.csv`` and
+``provenance.json`` — under the study's OUT_DIR (``results/<study>/<preset>/`` by default).
+Re-running a study with the same OUT_DIR reuses every finished configuration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+
+from hybridlib.data.generate import GeneratorConfig, generate_dataset
+from hybridlib.evaluation import EvaluationConfig, evaluate_checkpoint
+from hybridlib.studies.presets import DATA_CACHE, REPOSITORY_ROOT, StudySettings
+from hybridlib.studies.provenance import collect_provenance
+from hybridlib.training import TrainConfig, read_loss_log, train
+from hybridlib.training.loop import resolve_device
+
+RUNS_ROOT = REPOSITORY_ROOT / "runs"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One row of a study: its label and the training settings that differ between rows."""
+
+    label: str
+    critic: str = "none"
+    w_kpr: float = 60.0
+    w_mr: float = 0.001
+    w_mr_ramp_fraction: float = 0.0
+    use_lspet: bool = False
+    seed: int = 0
+    max_images: int | None = None
+    steps: int | None = None  # fixed step count (the overfitting study); None = the preset's epochs
+    augment: bool = True
+    batch_size: int | None = None  # None = the preset's
+    evaluate_on: str = "test"  # "train": the (first max_images) training images, centred crops
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "_", f"{self.label} seed{self.seed}".lower()).strip("_")
+
+
+def ensure_data(settings: StudySettings, progress: bool = True) -> Path:
+    """DATA_DIR, or the preset's generated stand-in (generated once, then reused)."""
+    if settings.data_dir is not None:
+        return settings.data_dir
+    data = settings.preset.generated_data
+    folder = DATA_CACHE / data.folder_name
+    if not (folder / "README.md").is_file():  # written last: the set is complete
+        generate_dataset(folder, GeneratorConfig(lsp=data.lsp, lspet=data.lspet, mosh=data.mosh, seed=data.seed, body_model=settings.preset.body_model), progress=progress)
+    return folder
+
+
+def train_config(settings: StudySettings, spec: RunSpec, data_dir: Path, progress: bool = True) -> TrainConfig:
+    """The TrainConfig of one configuration: preset + the row's settings + the study seed."""
+    preset = settings.preset
+    epochs = preset.epochs_lspet if spec.use_lspet else preset.epochs_lsp
+    config = TrainConfig(
+        data_root=str(data_dir),
+        out_dir="",  # set below, from the configuration's fingerprint
+        use_lspet=spec.use_lspet,
+        image_size=preset.image_size,
+        backbone=preset.backbone,
+        pretrained=preset.pretrained,
+        body_model=preset.body_model,
+        critic=spec.critic,
+        w_kpr=spec.w_kpr,
+        w_mr=spec.w_mr,
+        w_mr_ramp_fraction=spec.w_mr_ramp_fraction,
+        batch_size=spec.batch_size or preset.batch_size,
+        epochs=epochs if spec.steps is None else 10**9,
+        max_steps=spec.steps if spec.steps is not None else preset.max_steps,
+        max_images=spec.max_images,
+        augment=spec.augment,
+        seed=settings.seed + spec.seed,
+        num_workers=preset.num_workers,
+        device=preset.device,
+        checkpoint_every=preset.checkpoint_every,
+        progress=progress,
+    )
+    # runs with any different setting never share a folder (and so never resume each other)
+    fingerprint = hashlib.sha256(json.dumps({**config.to_dict(), "progress": None}, sort_keys=True).encode()).hexdigest()[:8]
+    return replace(config, out_dir=str(RUNS_ROOT / settings.study / preset.name / f"{spec.slug}-{fingerprint}"))
+
+
+def run_configuration(settings: StudySettings, spec: RunSpec, data_dir: Path, progress: bool = True) -> pd.DataFrame:
+    """Train (or resume, or reuse) one configuration and evaluate it: one DataFrame row."""
+    config = train_config(settings, spec, data_dir, progress)
+    run_dir = Path(config.out_dir)
+    cached = run_dir / "evaluation.json"
+    result = train(config)
+    if cached.is_file():
+        stored = json.loads(cached.read_text())
+        if stored.get("steps") == result.steps:
+            return pd.DataFrame([stored])
+    max_images = spec.max_images if spec.evaluate_on == "train" else settings.preset.eval_max_images
+    evaluation = EvaluationConfig(device=settings.preset.device, max_images=max_images, progress=progress)
+    row = evaluate_checkpoint(config.checkpoint_path, config=evaluation, split=spec.evaluate_on)
+    row.insert(0, "configuration", spec.label)
+    row.insert(1, "seed", config.seed)
+    row["train_seconds"] = round(result.seconds, 1)
+    cached.write_text(json.dumps(row.iloc[0].to_dict(), default=str))
+    return row
+
+
+def run_study(settings: StudySettings, specs: list[RunSpec], progress: bool = True) -> pd.DataFrame:
+    """Run every configuration; copy the loss logs next to the results; write provenance."""
+    started = time.perf_counter()
+    data_dir = ensure_data(settings, progress)
+    losses_dir = settings.out_dir / "losses"
+    losses_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for spec in specs:
+        rows.append(run_configuration(settings, spec, data_dir, progress))
+        shutil.copyfile(Path(train_config(settings, spec, data_dir).log_path), losses_dir / f"{spec.slug}.csv")
+    table = pd.concat(rows, ignore_index=True)
+    provenance = collect_provenance(settings, data_dir, resolve_device(settings.preset.device), time.perf_counter() - started)
+    (settings.out_dir / "provenance.json").write_text(json.dumps(provenance, indent=1, default=str))
+    return table
+
+
+def loss_curves(settings: StudySettings, specs: list[RunSpec]) -> dict[str, dict[str, object]]:
+    """{configuration slug: per-step loss columns} from the copied loss logs."""
+    return {spec.slug: read_loss_log(settings.out_dir / "losses" / f"{spec.slug}.csv") for spec in specs}
+

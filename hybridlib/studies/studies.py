@@ -1,0 +1,212 @@
+"""The paper's three studies as functions the notebooks call: each runs its configurations
+(:mod:`hybridlib.studies.runner`), builds its table beside the paper, a figure and findings,
+and writes them to the study's OUT_DIR.
+
+- :func:`run_overfit_study` — the 8-image overfitting study (paper Fig. 4): five loss settings,
+  several seeds, loss curves, overlays, plausibility numbers on the 8 images.
+- :func:`run_lsp_ablation` — Table 1: KPR only / MR only / combined × without / with critic on
+  LSP, plus an extra row, the loss-weight schedule the paper suggests as future work.
+- :func:`run_lspet_vs_hmr` — Table 2: LSP + LSP extended with the critic, KPR only and
+  combined, and the HMR baseline (HMR's discriminator with L_kpr) on the same data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure  # no pyplot: figures go to files, whatever the backend
+
+from hybridlib.data import AugmentationConfig, DataConfig, build_dataset, collate_samples
+from hybridlib.data.transforms import denormalise_image
+from hybridlib.evaluation.evaluate import load_trained
+from hybridlib.evaluation.report import (
+    PAPER_TABLE_1,
+    PAPER_TABLE_2,
+    Finding,
+    beside_paper,
+    mean_over_seeds,
+    table_1_findings,
+    table_2_findings,
+    write_findings,
+    write_table,
+)
+from hybridlib.rendering import overlay_mesh
+from hybridlib.studies.presets import StudySettings
+from hybridlib.studies.runner import RunSpec, ensure_data, loss_curves, run_study, train_config
+from hybridlib.training.loop import predict_body
+
+CRITIC_LABELS = {"none": "without critic", "with_rotation": "with critic", "without_rotation": "with critic"}
+W_MR_RAMP_FRACTION = 0.5  # the extra Table 1 row: w_mr rises linearly over the first half of training
+
+
+@dataclass
+class StudyResult:
+    """What a notebook shows: the table (ours beside the paper's), findings, figure paths."""
+
+    table: pd.DataFrame
+    findings: list[Finding]
+    figures: list[Path]
+    out_dir: Path
+
+
+def _curve_figure(settings: StudySettings, groups: dict[str, list[RunSpec]], path: Path, title: str) -> Path:
+    """Training L_kpr and L_mr per step, mean ± min/max over each group's runs."""
+    curves = loss_curves(settings, [spec for specs in groups.values() for spec in specs])
+    figure = Figure(figsize=(11, 4))
+    axes = figure.subplots(1, 2)
+    for label, specs in groups.items():
+        for axis, column in zip(axes, ("loss_kpr", "loss_mr")):
+            runs = [curves[spec.slug][column] for spec in specs]
+            length = min(len(run) for run in runs)
+            stacked = np.stack([run[:length] for run in runs])
+            steps = np.arange(1, length + 1)
+            axis.plot(steps, stacked.mean(axis=0), label=label)
+            if len(runs) > 1:
+                axis.fill_between(steps, stacked.min(axis=0), stacked.max(axis=0), alpha=0.2)
+    for axis, name in zip(axes, ("L_kpr (normalised coordinates)", "L_mr (pixels²)")):
+        axis.set_xlabel("step")
+        axis.set_ylabel(name)
+        axis.set_yscale("log")
+        axis.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    return path
+
+
+def _bars_beside_paper(table: pd.DataFrame, label_column: str, path: Path, title: str) -> Path:
+    """Validation KPR and MR losses per row: ours and the paper's, side by side."""
+    figure = Figure(figsize=(11, 4))
+    axes = figure.subplots(1, 2)
+    positions = np.arange(len(table))
+    for axis, column in zip(axes, ("kpr_loss", "mr_loss")):
+        axis.bar(positions - 0.2, table[column], width=0.4, label="hybridlib (this data)")
+        axis.bar(positions + 0.2, table[f"paper_{column}"], width=0.4, label="paper (real LSP)", color="grey")
+        axis.set_xticks(positions, table[label_column], rotation=30, ha="right", fontsize=8)
+        axis.set_ylabel(column.replace("_", " ") + " (weighted)")
+        axis.grid(axis="y", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    return path
+
+
+OVERFIT_SETTINGS: tuple[tuple[str, dict], ...] = (
+    ("KPR only", {"w_mr": 0.0}),
+    ("MR only", {"w_kpr": 0.0}),
+    ("combined", {}),
+    ("combined + critic without rotation", {"critic": "without_rotation"}),
+    ("combined + critic with rotation", {"critic": "with_rotation"}),
+)
+OVERFIT_IMAGES = 8
+
+
+def _overfit_overlays(settings: StudySettings, specs: list[RunSpec], data_dir: Path, path: Path) -> Path:
+    """Rows = settings (seed 0), columns = the 8 images: predicted meshes over the crops."""
+    rows = []
+    for spec in specs:
+        networks, config, _ = load_trained(train_config(settings, spec, data_dir).checkpoint_path)
+        dataset = build_dataset(DataConfig(root=data_dir, augmentation=AugmentationConfig(image_size=config.image_size, augment=False)), "train")
+        batch = collate_samples([dataset[index] for index in range(OVERFIT_IMAGES)])
+        networks.model.eval()
+        with torch.no_grad():
+            pred = predict_body(networks.model(batch.image)[-1], networks.body_model, config.image_size)
+        tiles = [
+            overlay_mesh(denormalise_image(image.permute(1, 2, 0).numpy()), vertices, networks.body_model.faces, camera)
+            for image, vertices, camera in zip(batch.image, pred.output.vertices, pred.parts.camera)
+        ]
+        rows.append(np.concatenate(tiles, axis=1))
+    figure = Figure(figsize=(14, 1.9 * len(rows)))
+    axis = figure.subplots()
+    axis.imshow(np.concatenate(rows, axis=0))
+    size = rows[0].shape[0]
+    axis.set_yticks([size * (index + 0.5) for index in range(len(rows))], [spec.label for spec in specs], fontsize=8)
+    axis.set_xticks([])
+    axis.set_title("the 8 training images, predicted meshes per loss setting (seed 0)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    return path
+
+
+def run_overfit_study(settings: StudySettings, progress: bool = True) -> StudyResult:
+    """The 8-image overfitting study over the preset's seeds."""
+    base = RunSpec(label="", max_images=OVERFIT_IMAGES, steps=settings.preset.overfit_steps, augment=False, batch_size=OVERFIT_IMAGES, evaluate_on="train")
+    groups = {label: [RunSpec(**{**base.__dict__, "label": label, "seed": seed, **changes}) for seed in settings.preset.overfit_seeds] for label, changes in OVERFIT_SETTINGS}
+    specs = [spec for group in groups.values() for spec in group]
+    rows = run_study(settings, specs, progress)
+    table = mean_over_seeds(rows, ["configuration"])
+    write_table(rows, settings.out_dir, "runs")
+    write_table(table, settings.out_dir)
+    out = settings.out_dir
+    data_dir = ensure_data(settings, progress)
+    figures = [
+        _curve_figure(settings, groups, out / "loss_curves.png", f"8-image overfitting, {len(settings.preset.overfit_seeds)} seeds ({settings.preset.name})"),
+        _overfit_overlays(settings, [group[0] for group in groups.values()], data_dir, out / "overlays.png"),
+    ]
+    kpr = dict(zip(table["configuration"], table["kpr_loss"]))
+    outside = dict(zip(table["configuration"], table["joints_outside_limits_pct"]))
+    findings = [
+        Finding("MR only fits the keypoints worse than combined", kpr["MR only"] > kpr["combined"], f"KPR {kpr['MR only']:.3f} vs {kpr['combined']:.3f}"),
+        Finding(
+            "the critic with rotation keeps the overfitted bodies more plausible than no critic",
+            outside["combined + critic with rotation"] < outside["combined"],
+            f"{outside['combined + critic with rotation']:.2f} % vs {outside['combined']:.2f} % of joints outside the limits",
+        ),
+    ]
+    write_findings(findings, out)
+    return StudyResult(table, findings, figures, out)
+
+
+def table_1_specs(critic: str = "with_rotation", ramp_fraction: float = W_MR_RAMP_FRACTION) -> list[tuple[str, str, RunSpec]]:
+    """(critic label, losses label, spec) for Table 1's rows and the extra schedule row."""
+    rows = []
+    for variant in ("none", critic):
+        for losses, changes in (("KPR only", {"w_mr": 0.0}), ("MR only", {"w_kpr": 0.0}), ("combined", {})):
+            rows.append((CRITIC_LABELS[variant], losses, RunSpec(label=f"{losses} {CRITIC_LABELS[variant]}", critic=variant, **changes)))
+    extra = f"combined, w_mr ramp over {ramp_fraction:.0%} (extra)"
+    rows.append((CRITIC_LABELS[critic], extra, RunSpec(label=f"{extra} {CRITIC_LABELS[critic]}", critic=critic, w_mr_ramp_fraction=ramp_fraction)))
+    return rows
+
+
+def run_lsp_ablation(settings: StudySettings, critic: str = "with_rotation", ramp_fraction: float = W_MR_RAMP_FRACTION, progress: bool = True) -> StudyResult:
+    """Table 1 on LSP (train half → test half)."""
+    rows_spec = table_1_specs(critic, ramp_fraction)
+    rows = run_study(settings, [spec for _, _, spec in rows_spec], progress)
+    rows["critic"] = [critic_label for critic_label, _, _ in rows_spec]  # the paper's labels, not the variant names
+    rows["losses"] = [losses for _, losses, _ in rows_spec]
+    table = beside_paper(rows, PAPER_TABLE_1, ["critic", "losses"])
+    write_table(table, settings.out_dir)
+    findings = table_1_findings(table)
+    write_findings(findings, settings.out_dir)
+    table["row"] = table["losses"] + ", " + table["critic"]
+    groups = {spec.label: [spec] for _, _, spec in rows_spec}
+    figures = [
+        _bars_beside_paper(table, "row", settings.out_dir / "table.png", f"Table 1 ({settings.preset.name} preset) beside the paper"),
+        _curve_figure(settings, groups, settings.out_dir / "loss_curves.png", "training losses, Table 1 runs"),
+    ]
+    return StudyResult(table.drop(columns="row"), findings, figures, settings.out_dir)
+
+
+def run_lspet_vs_hmr(settings: StudySettings, critic: str = "with_rotation", progress: bool = True) -> StudyResult:
+    """Table 2 on LSP + LSP extended (test: LSP's test half)."""
+    specs = [
+        RunSpec(label="KPR only", critic=critic, w_mr=0.0, use_lspet=True),
+        RunSpec(label="combined", critic=critic, use_lspet=True),
+        RunSpec(label="HMR baseline", critic="hmr", w_mr=0.0, use_lspet=True),
+    ]
+    rows = run_study(settings, specs, progress)
+    table = beside_paper(rows, PAPER_TABLE_2, ["configuration"])
+    write_table(table, settings.out_dir)
+    findings = table_2_findings(table)
+    write_findings(findings, settings.out_dir)
+    figures = [
+        _bars_beside_paper(table, "configuration", settings.out_dir / "table.png", f"Table 2 ({settings.preset.name} preset) beside the paper"),
+        _curve_figure(settings, {spec.label: [spec] for spec in specs}, settings.out_dir / "loss_curves.png", "training losses, Table 2 runs"),
+    ]
+    return StudyResult(table, findings, figures, settings.out_dir)

@@ -1,0 +1,82 @@
+"""Presets and parameter validation, the notebooks' storage rule, and one notebook run through
+papermill with parameters, checking the table and provenance it writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import papermill
+import pytest
+
+from hybridlib.studies import PRESETS, ParameterError, resolve_settings
+from hybridlib.studies.presets import REPOSITORY_ROOT
+from hybridlib.training import TrainConfig
+from hybridlib.training.loop import mesh_loss_weight
+
+NOTEBOOKS = sorted((REPOSITORY_ROOT / "notebooks").glob("*.ipynb"))
+STUDY_PARAMETERS = ("PRESET", "DATA_DIR", "BODY_MODEL", "EPOCHS", "DEVICE", "SEED", "OUT_DIR")
+
+
+def test_unknown_presets_and_wrong_types_stop_with_the_valid_choices(tmp_path):
+    with pytest.raises(ParameterError, match=r"PRESET must be one of \['cpu', 'demo', 'paper', 'smoke'\], got 'fast'"):
+        resolve_settings("02_lsp_ablation", PRESET="fast")
+    with pytest.raises(ParameterError, match="EPOCHS must be a positive int or None, got '3'"):
+        resolve_settings("02_lsp_ablation", EPOCHS="3")
+    with pytest.raises(ParameterError, match="SEED must be an int, got True"):
+        resolve_settings("02_lsp_ablation", SEED=True)
+    with pytest.raises(ParameterError, match="DATA_DIR .* is not a folder"):
+        resolve_settings("02_lsp_ablation", DATA_DIR=str(tmp_path / "nowhere"))
+    with pytest.raises(ParameterError, match="DEVICE must be"):
+        resolve_settings("02_lsp_ablation", DEVICE="gpu")
+    settings = resolve_settings("02_lsp_ablation", PRESET="cpu", EPOCHS=4, OUT_DIR=str(tmp_path))
+    assert settings.preset.epochs_lsp == 4 and settings.preset.backbone == PRESETS["cpu"].backbone and settings.out_dir == tmp_path
+
+
+def test_the_paper_preset_holds_the_authors_settings():
+    paper = PRESETS["paper"]
+    assert (paper.backbone, paper.image_size, paper.batch_size, paper.epochs_lsp, paper.epochs_lspet) == ("resnet50", 224, 8, 120, 120)
+    defaults = TrainConfig(data_root=".", out_dir=".")
+    assert (defaults.w_kpr, defaults.w_mr, defaults.w_critic, defaults.lr_generator, defaults.lr_critic) == (60.0, 0.001, 0.01, 1e-4, 5e-4)
+
+
+def test_the_mesh_loss_weight_schedule_ramps_then_stays():
+    config = TrainConfig(data_root=".", out_dir=".", w_mr_ramp_fraction=0.5)
+    weights = [mesh_loss_weight(config, step, 10) for step in range(10)]
+    assert weights[0] == pytest.approx(0.0002) and weights[4:] == [pytest.approx(0.001)] * 6
+    assert mesh_loss_weight(TrainConfig(data_root=".", out_dir="."), 0, 10) == 0.001
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_notebooks_are_stored_without_outputs_and_have_a_parameters_cell(path):
+    notebook = nbformat.read(path, as_version=4)
+    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert all(cell.outputs == [] and cell.execution_count is None for cell in code_cells), "clear the outputs before committing"
+    parameters = [cell for cell in code_cells if "parameters" in cell.metadata.get("tags", [])]
+    assert len(parameters) == 1
+    assert all(f"{name} = " in parameters[0].source for name in STUDY_PARAMETERS)
+
+
+def test_a_notebook_run_by_papermill_writes_its_table_and_provenance(tmp_path):
+    out_dir = tmp_path / "table1"
+    papermill.execute_notebook(
+        str(REPOSITORY_ROOT / "notebooks" / "02_lsp_ablation.ipynb"),
+        str(tmp_path / "executed.ipynb"),
+        parameters={"PRESET": "smoke", "OUT_DIR": str(out_dir), "SEED": 3},
+        progress_bar=False,
+        cwd=str(REPOSITORY_ROOT / "notebooks"),
+    )
+    table = pd.read_csv(out_dir / "table.csv")
+    assert len(table) == 7 and list(table["losses"][:3]) == ["KPR only", "MR only", "combined"] and "(extra)" in table["losses"].iloc[-1]
+    for column in ("critic", "losses", "kpr_loss", "mr_loss", "pck_0.2", "silhouette_iou", "mpjpe_mm", "joints_outside_limits_pct", "paper_kpr_loss", "paper_mr_loss"):
+        assert column in table.columns, column
+    assert table["paper_kpr_loss"].iloc[:6].notna().all() and pd.isna(table["paper_kpr_loss"].iloc[6])
+    assert (out_dir / "table.md").read_text().startswith("| critic")
+    provenance = json.loads((out_dir / "provenance.json").read_text())
+    assert provenance["preset"]["name"] == "smoke" and provenance["parameters"]["SEED"] == 3
+    assert len(provenance["body_model"]["sha256"]) == 64 and provenance["data"]["kind"] == "generated"
+    for key in ("git_commit", "device", "versions", "wall_seconds", "epochs"):
+        assert key in provenance
+    assert len(list((out_dir / "losses").glob("*.csv"))) == 7 and (out_dir / "findings.md").is_file() and (out_dir / "table.png").is_file()
