@@ -1,7 +1,8 @@
-"""The main job on the embedded defaults. Until the studies exist: render the open body
-model in a few poses and shapes.
+"""Render the body model in a few poses and shapes (the README's gallery):
 
-    python -m hybridlib.demo --out results/demo [--body-model PATH]
+    python -m hybridlib.demo --out DIR [--body-model PATH]
+
+(``make demo`` runs the studies: ``python -m hybridlib.studies --preset demo``.)
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def gallery(images: dict[str, np.ndarray], columns: int = 4) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path("results/demo"), help="output folder (created)")
+    parser.add_argument("--out", type=Path, default=Path("results/gallery"), help="output folder (created)")
     parser.add_argument("--body-model", type=Path, default=None, help="SMPL .pkl/.npz; default: the embedded open model")
     args = parser.parse_args(argv)
 

@@ -272,11 +272,11 @@ def train(config: TrainConfig) -> TrainResult:
         raise ValueError(f"{len(dataset)} training images are fewer than one batch of {config.batch_size}: lower batch_size or add data")
 
     body_model = BodyModel(config.body_model).to(device)
-    real_sampler = None
-    mean_pose = mean_betas = None
-    if config.critic != "none":
-        real_sampler = RealBodySampler(Path(config.data_root) / MOSH_FOLDER, body_model, config.seed)
-        mean_pose, mean_betas = real_sampler.mean_body_pose_and_betas()
+    # Θ_0 starts at the mean pose and shape of the MoSh/AMASS set whenever there is one, so
+    # that runs with and without a critic differ only in the critic.
+    mocap_folder = Path(config.data_root) / MOSH_FOLDER
+    real_sampler = RealBodySampler(mocap_folder, body_model, config.seed) if config.critic != "none" or mocap_folder.is_dir() else None
+    mean_pose, mean_betas = real_sampler.mean_body_pose_and_betas() if real_sampler is not None else (None, None)
     networks = build_networks(config, mean_pose, mean_betas)
     networks.body_model = body_model
     networks.model.to(device)
