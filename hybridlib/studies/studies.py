@@ -12,7 +12,7 @@ and writes them to the study's OUT_DIR.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -137,7 +137,7 @@ def _overfit_overlays(settings: StudySettings, specs: list[RunSpec], data_dir: P
 def run_overfit_study(settings: StudySettings, progress: bool = True) -> StudyResult:
     """The 8-image overfitting study over the preset's seeds."""
     base = RunSpec(label="", max_images=OVERFIT_IMAGES, steps=settings.preset.overfit_steps, augment=False, batch_size=OVERFIT_IMAGES, evaluate_on="train")
-    groups = {label: [RunSpec(**{**base.__dict__, "label": label, "seed": seed, **changes}) for seed in settings.preset.overfit_seeds] for label, changes in OVERFIT_SETTINGS}
+    groups = {label: [replace(base, label=label, seed=seed, **changes) for seed in settings.preset.overfit_seeds] for label, changes in OVERFIT_SETTINGS}
     specs = [spec for group in groups.values() for spec in group]
     rows = run_study(settings, specs, progress)
     table = mean_over_seeds(rows, ["configuration"])

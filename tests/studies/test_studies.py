@@ -56,7 +56,8 @@ def test_notebooks_are_stored_without_outputs_and_have_a_parameters_cell(path):
     assert all(cell.outputs == [] and cell.execution_count is None for cell in code_cells), "clear the outputs before committing"
     parameters = [cell for cell in code_cells if "parameters" in cell.metadata.get("tags", [])]
     assert len(parameters) == 1
-    assert all(f"{name} = " in parameters[0].source for name in STUDY_PARAMETERS)
+    if path.stem != "04_browse":  # the study notebooks share the full parameter set
+        assert all(f"{name} = " in parameters[0].source for name in STUDY_PARAMETERS)
 
 
 def test_a_notebook_run_by_papermill_writes_its_table_and_provenance(tmp_path):
