@@ -214,6 +214,36 @@ def _epoch_batches(dataset: torch.utils.data.Dataset, global_batch_size: int, se
     return [order[start : start + per_process] for start in range(0, len(order) - per_process + 1, per_process)]
 
 
+class _EpochKeyedDataset(torch.utils.data.Dataset):
+    """Items keyed by (epoch, index): the epoch sets the augmentation stream inside whichever
+    process reads the item, so one DataLoader (one set of workers) serves the whole run."""
+
+    def __init__(self, dataset: torch.utils.data.Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: tuple[int, int]):
+        epoch, index = key
+        set_dataset_epoch(self.dataset, epoch)
+        return self.dataset[index]
+
+
+class _EpochBatchSampler:
+    """This process's batches of (epoch, index) keys from ``start_epoch``/``start_batch`` to the last epoch."""
+
+    def __init__(self, dataset: torch.utils.data.Dataset, config: TrainConfig, context: DistributedContext, start_epoch: int, start_batch: int) -> None:
+        self.dataset, self.config, self.context = dataset, config, context
+        self.start_epoch, self.start_batch = start_epoch, start_batch
+
+    def __iter__(self):
+        for epoch in range(self.start_epoch, self.config.epochs):
+            batches = _epoch_batches(self.dataset, self.config.batch_size, self.config.seed, epoch, self.context)
+            for batch in batches[self.start_batch if epoch == self.start_epoch else 0 :]:
+                yield [(epoch, index) for index in batch]
+
+
 class _StopOnInterrupt:
     """Turn Ctrl-C into a request that the loop honours at the end of the current step."""
 
@@ -331,8 +361,8 @@ def train(config: TrainConfig) -> TrainResult:
             },
         )
 
-    steps_per_epoch = len(dataset) // config.batch_size
-    total_steps = min(config.epochs * steps_per_epoch, config.max_steps or math.inf)
+    batches_per_epoch = len(_epoch_batches(dataset, config.batch_size, config.seed, 0, context))
+    total_steps = min(config.epochs * batches_per_epoch, config.max_steps or math.inf)
     log_file = None
     if context.is_main:
         new_log = not config.log_path.is_file()
@@ -349,52 +379,48 @@ def train(config: TrainConfig) -> TrainResult:
                 module.eval()
     try:
         with _StopOnInterrupt() as interrupt:
-            while step < total_steps and epoch < config.epochs:
-                set_dataset_epoch(dataset, epoch)
-                batches = _epoch_batches(dataset, config.batch_size, config.seed, epoch, context)[batch_in_epoch:]
-                loader = torch.utils.data.DataLoader(
-                    dataset,
-                    batch_sampler=batches,
-                    num_workers=config.num_workers,
-                    collate_fn=collate_samples,
-                    generator=torch.Generator().manual_seed(config.seed),  # keeps the global RNG untouched
-                    pin_memory=device.type == "cuda",
-                )
-                for batch in loader:
-                    batch = batch.to(device, non_blocking=True)
-                    with autocast:
-                        thetas = model(batch.image)
-                    thetas = [theta.float() for theta in thetas]
-                    loss, logs, pred = generator_losses(config, thetas, batch, networks, context, mesh_loss_weight(config, step, int(total_steps)))
-                    logs = average_logs(logs, context, device)
-                    _check_finite(step, logs, config.checkpoint_path, last_saved_step)
-                    optimizer_generator.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer_generator.step()
-                    critic_logs: dict[str, float] = {}
-                    if networks.critic is not None:
-                        for _ in range(config.critic_steps):
-                            real, mix = real_sampler.sample(config.batch_size, device, context)
-                            critic_logs = critic_update(config, networks, optimizer_critic, real, pred.body, mix, context)
-                        critic_logs = average_logs(critic_logs, context, device)
-                        _check_finite(step, critic_logs, config.checkpoint_path, last_saved_step)
-                    step += 1
-                    batch_in_epoch += 1
-                    if log_file is not None:
-                        writer.writerow({"step": step, "epoch": epoch, **logs, **critic_logs, "seconds": round(time.perf_counter() - started, 3)})
-                        log_file.flush()
-                    bar.update(1)
-                    bar.set_postfix(kpr=f"{logs['loss_kpr']:.4f}", mr=f"{logs['loss_mr']:.1f}")
-                    if step % config.checkpoint_every == 0 or step >= total_steps or interrupt.requested:
-                        checkpoint()
-                    if step >= total_steps or interrupt.requested:
-                        break
-                if interrupt.requested:
-                    raise KeyboardInterrupt
-                if step >= total_steps:
+            # one DataLoader for the whole run: workers start once, not once per epoch
+            loader = torch.utils.data.DataLoader(
+                _EpochKeyedDataset(dataset),
+                batch_sampler=_EpochBatchSampler(dataset, config, context, epoch, batch_in_epoch),
+                num_workers=config.num_workers,
+                collate_fn=collate_samples,
+                generator=torch.Generator().manual_seed(config.seed),  # keeps the global RNG untouched
+                pin_memory=device.type == "cuda",
+            )
+            for batch in loader if step < total_steps else ():
+                batch = batch.to(device, non_blocking=True)
+                with autocast:
+                    thetas = model(batch.image)
+                thetas = [theta.float() for theta in thetas]
+                loss, logs, pred = generator_losses(config, thetas, batch, networks, context, mesh_loss_weight(config, step, int(total_steps)))
+                logs = average_logs(logs, context, device)
+                _check_finite(step, logs, config.checkpoint_path, last_saved_step)
+                optimizer_generator.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer_generator.step()
+                critic_logs: dict[str, float] = {}
+                if networks.critic is not None:
+                    for _ in range(config.critic_steps):
+                        real, mix = real_sampler.sample(config.batch_size, device, context)
+                        critic_logs = critic_update(config, networks, optimizer_critic, real, pred.body, mix, context)
+                    critic_logs = average_logs(critic_logs, context, device)
+                    _check_finite(step, critic_logs, config.checkpoint_path, last_saved_step)
+                step += 1
+                batch_in_epoch += 1
+                if log_file is not None:
+                    writer.writerow({"step": step, "epoch": epoch, **logs, **critic_logs, "seconds": round(time.perf_counter() - started, 3)})
+                    log_file.flush()
+                bar.update(1)
+                bar.set_postfix(kpr=f"{logs['loss_kpr']:.4f}", mr=f"{logs['loss_mr']:.1f}")
+                if step % config.checkpoint_every == 0 or step >= total_steps or interrupt.requested:
+                    checkpoint()
+                if batch_in_epoch == batches_per_epoch:
+                    epoch, batch_in_epoch = epoch + 1, 0
+                if step >= total_steps or interrupt.requested:
                     break
-                epoch += 1
-                batch_in_epoch = 0
+            if interrupt.requested:
+                raise KeyboardInterrupt
             if last_saved_step != step:
                 checkpoint()
     finally:
