@@ -85,12 +85,14 @@ def _bars_beside_paper(table: pd.DataFrame, label_column: str, path: Path, title
     axes = figure.subplots(1, 2)
     positions = np.arange(len(table))
     for axis, column in zip(axes, ("kpr_loss", "mr_loss")):
-        axis.bar(positions - 0.2, table[column], width=0.4, label="hybridlib (this data)")
-        axis.bar(positions + 0.2, table[f"paper_{column}"], width=0.4, label="paper (real LSP)", color="grey")
+        ours = axis.bar(positions - 0.2, table[column], width=0.4, label="hybridlib (this data, left axis)")
+        paper_axis = axis.twinx()  # own scale: the paper's numbers come from other data (and, for MR, another normalisation)
+        theirs = paper_axis.bar(positions + 0.2, table[f"paper_{column}"], width=0.4, label="paper (real LSP, right axis)", color="grey")
         axis.set_xticks(positions, table[label_column], rotation=30, ha="right", fontsize=8)
-        axis.set_ylabel(column.replace("_", " ") + " (weighted)")
+        axis.set_ylabel(column.replace("_", " ") + " (weighted), ours")
+        paper_axis.set_ylabel("paper")
         axis.grid(axis="y", alpha=0.3)
-    axes[0].legend(fontsize=8)
+    figure.legend([ours, theirs], [ours.get_label(), theirs.get_label()], loc="upper left", fontsize=8)
     figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
@@ -146,7 +148,7 @@ def run_overfit_study(settings: StudySettings, progress: bool = True) -> StudyRe
     out = settings.out_dir
     data_dir = ensure_data(settings, progress)
     figures = [
-        _curve_figure(settings, groups, out / "loss_curves.png", f"8-image overfitting, {len(settings.preset.overfit_seeds)} seeds ({settings.preset.name})"),
+        _curve_figure(settings, groups, out / "loss_curves.png", f"8-image overfitting, seeds {list(settings.preset.overfit_seeds)} ({settings.preset.name}); L_mr is not computed when w_mr = 0"),
         _overfit_overlays(settings, [group[0] for group in groups.values()], data_dir, out / "overlays.png"),
     ]
     kpr = dict(zip(table["configuration"], table["kpr_loss"]))
