@@ -52,6 +52,6 @@ def collect_provenance(settings: StudySettings, data_dir: Path, device: torch.de
         "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else f" ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"),
         "versions": {"python": platform.python_version(), "torch": torch.__version__},
         "git_commit": git_commit(),
-        "wall_seconds": round(wall_seconds, 1),
+        "wall_seconds_this_invocation": round(wall_seconds, 1),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

@@ -126,6 +126,8 @@ def run_study(settings: StudySettings, specs: list[RunSpec], progress: bool = Tr
         shutil.copyfile(Path(train_config(settings, spec, data_dir).log_path), losses_dir / f"{spec.slug}.csv")
     table = pd.concat(rows, ignore_index=True)
     provenance = collect_provenance(settings, data_dir, resolve_device(settings.preset.device), time.perf_counter() - started)
+    # this invocation may have reused finished runs: also record what training them took
+    provenance["train_seconds_all_configurations"] = round(float(table["train_seconds"].sum()), 1)
     (settings.out_dir / "provenance.json").write_text(json.dumps(provenance, indent=1, default=str))
     return table
 

@@ -78,6 +78,7 @@ def test_a_notebook_run_by_papermill_writes_its_table_and_provenance(tmp_path):
     provenance = json.loads((out_dir / "provenance.json").read_text())
     assert provenance["preset"]["name"] == "smoke" and provenance["parameters"]["SEED"] == 3
     assert len(provenance["body_model"]["sha256"]) == 64 and provenance["data"]["kind"] == "generated"
-    for key in ("git_commit", "device", "versions", "wall_seconds", "epochs"):
+    assert provenance["train_seconds_all_configurations"] > 0
+    for key in ("git_commit", "device", "versions", "wall_seconds_this_invocation", "epochs"):
         assert key in provenance
     assert len(list((out_dir / "losses").glob("*.csv"))) == 7 and (out_dir / "findings.md").is_file() and (out_dir / "table.png").is_file()
