@@ -48,6 +48,8 @@ import numpy as np
 import torch
 from scipy.optimize import nnls
 
+from hybridlib.body_model.body_model import SMPL_JOINT_NAMES, SMPL_PARENTS
+
 if TYPE_CHECKING:  # anny is an optional extra, imported only where the build needs it
     import anny
 
@@ -66,13 +68,6 @@ HELD_OUT_FRACTION = 0.2
 ADULT_AGE_RANGE_YEARS = (18.0, 80.0)
 BATCH_SIZE = 25
 
-SMPL_JOINT_NAMES = (
-    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
-    "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar",
-    "right_collar", "head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hand", "right_hand",
-)  # fmt: skip
-SMPL_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)
 SMPL_ROOT_PARENT_IN_PICKLES = 4294967295  # SMPL stores the root's parent as uint32(-1)
 
 # anny is Z-up and faces -y; SMPL is y-up and faces +z: (x, y, z)_SMPL = (x, z, -y)_anny.
