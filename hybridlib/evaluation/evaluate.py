@@ -17,10 +17,12 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from hybridlib.body_model import BodyModel
 from hybridlib.data import AugmentationConfig, DataConfig, build_dataset, collate_samples
 from hybridlib.evaluation import metrics
 from hybridlib.losses.keypoints import keypoint_reprojection_loss_per_sample
 from hybridlib.losses.silhouette import mesh_reprojection_loss, reference_pixel_scale
+from hybridlib.models.spin_format import load_spin_checkpoint
 from hybridlib.training.checkpoint import load_checkpoint
 from hybridlib.training.config import TrainConfig
 from hybridlib.training.loop import Networks, build_networks, predict_body, resolve_device
@@ -117,9 +119,6 @@ def evaluate_checkpoint(
     evaluates centred crops of the training images instead (the overfitting study)."""
     networks, train_config, steps = load_trained(checkpoint_path)
     root = Path(data_root if data_root is not None else train_config.data_root)
-    crops = AugmentationConfig(image_size=train_config.image_size, augment=False)
-    test_set = build_dataset(DataConfig(root=root, augmentation=crops), split)
-    row = evaluate(networks, test_set, config)
     settings = {
         "checkpoint": str(checkpoint_path),
         "critic": train_config.critic,
@@ -129,4 +128,22 @@ def evaluate_checkpoint(
         "image_size": train_config.image_size,
         "steps": steps,
     }
+    return _evaluate_row(networks, root, train_config.image_size, split, config, settings)
+
+
+def evaluate_spin_checkpoint(
+    checkpoint_path: str | Path, data_root: str | Path, body_model: str | Path | None = None, config: EvaluationConfig = EvaluationConfig(), image_size: int = 224
+) -> pd.DataFrame:
+    """One DataFrame row, as :func:`evaluate_checkpoint`, for a pretrained network in SPIN's
+    checkpoint format (:mod:`hybridlib.models.spin_format`) on the LSP test split of
+    ``data_root``, posed by ``body_model`` (default: the open model; give the licensed SMPL
+    file, whose β the checkpoint predicts). SPIN works on 224-px crops."""
+    networks = Networks(model=load_spin_checkpoint(checkpoint_path), critic=None, body_model=BodyModel(body_model))
+    settings = {"checkpoint": str(checkpoint_path), "critic": "none", "w_kpr": math.nan, "w_mr": math.nan, "backbone": "resnet50 (SPIN format)", "image_size": image_size, "steps": math.nan}
+    return _evaluate_row(networks, Path(data_root), image_size, "test", config, settings)
+
+
+def _evaluate_row(networks: Networks, data_root: Path, image_size: int, split: Literal["test", "train"], config: EvaluationConfig, settings: dict[str, object]) -> pd.DataFrame:
+    crops = AugmentationConfig(image_size=image_size, augment=False)
+    row = evaluate(networks, build_dataset(DataConfig(root=data_root, augmentation=crops), split), config)
     return pd.DataFrame([{**settings, **{key: (np.round(value, 4) if isinstance(value, float) else value) for key, value in row.items()}}])

@@ -7,7 +7,8 @@ and writes them to the study's OUT_DIR.
 - :func:`run_lsp_ablation` — Table 1: KPR only / MR only / combined × without / with critic on
   LSP, plus an extra row, the loss-weight schedule the paper suggests as future work.
 - :func:`run_lspet_vs_hmr` — Table 2: LSP + LSP extended with the critic, KPR only and
-  combined, and the HMR baseline (HMR's discriminator with L_kpr) on the same data.
+  combined, and the HMR baseline (HMR's discriminator with L_kpr) on the same data; optionally
+  a pretrained SPIN-format checkpoint evaluated on the same test images.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from matplotlib.figure import Figure  # no pyplot: figures go to files, whatever
 
 from hybridlib.data import AugmentationConfig, DataConfig, build_dataset, collate_samples
 from hybridlib.data.transforms import denormalise_image
-from hybridlib.evaluation.evaluate import load_trained
+from hybridlib.evaluation.evaluate import EvaluationConfig, evaluate_spin_checkpoint, load_trained
 from hybridlib.evaluation.report import (
     PAPER_TABLE_1,
     PAPER_TABLE_2,
@@ -35,7 +36,7 @@ from hybridlib.evaluation.report import (
     write_table,
 )
 from hybridlib.rendering import overlay_mesh
-from hybridlib.studies.presets import StudySettings
+from hybridlib.studies.presets import ParameterError, StudySettings
 from hybridlib.studies.runner import RunSpec, ensure_data, loss_curves, run_study, train_config
 from hybridlib.training.loop import predict_body
 
@@ -195,14 +196,26 @@ def run_lsp_ablation(settings: StudySettings, critic: str = "with_rotation", ram
     return StudyResult(table.drop(columns="row"), findings, figures, settings.out_dir)
 
 
-def run_lspet_vs_hmr(settings: StudySettings, critic: str = "with_rotation", progress: bool = True) -> StudyResult:
-    """Table 2 on LSP + LSP extended (test: LSP's test half)."""
+PRETRAINED_LABEL = "pretrained checkpoint (SPIN format, not trained here)"
+
+
+def run_lspet_vs_hmr(settings: StudySettings, critic: str = "with_rotation", pretrained_checkpoint: str | Path | None = None, progress: bool = True) -> StudyResult:
+    """Table 2 on LSP + LSP extended (test: LSP's test half). With ``pretrained_checkpoint`` (a
+    SPIN-format ``.pt``, :mod:`hybridlib.models.spin_format`), one more row evaluates it on the
+    same test images, at 224 px, posed by the study's body model."""
+    if pretrained_checkpoint is not None and not Path(pretrained_checkpoint).is_file():
+        raise ParameterError(f"PRETRAINED_CHECKPOINT {pretrained_checkpoint} is not a file: give SPIN's model_checkpoint.pt (or one in its layout), or None")
     specs = [
         RunSpec(label="KPR only", critic=critic, w_mr=0.0, use_lspet=True),
         RunSpec(label="combined", critic=critic, use_lspet=True),
         RunSpec(label="HMR baseline", critic="hmr", w_mr=0.0, use_lspet=True),
     ]
     rows = run_study(settings, specs, progress)
+    if pretrained_checkpoint is not None:
+        evaluation = EvaluationConfig(device=settings.preset.device, max_images=settings.preset.eval_max_images, progress=progress)
+        pretrained = evaluate_spin_checkpoint(pretrained_checkpoint, ensure_data(settings, progress), settings.preset.body_model, evaluation)
+        pretrained.insert(0, "configuration", PRETRAINED_LABEL)
+        rows = pd.concat([rows, pretrained], ignore_index=True)
     table = beside_paper(rows, PAPER_TABLE_2, ["configuration"])
     write_table(table, settings.out_dir)
     findings = table_2_findings(table)

@@ -82,3 +82,27 @@ def test_a_notebook_run_by_papermill_writes_its_table_and_provenance(tmp_path):
     for key in ("git_commit", "device", "versions", "wall_seconds_this_invocation", "epochs"):
         assert key in provenance
     assert len(list((out_dir / "losses").glob("*.csv"))) == 7 and (out_dir / "findings.md").is_file() and (out_dir / "table.png").is_file()
+
+
+def test_table_2_adds_a_pretrained_spin_format_checkpoint_as_its_own_row(tmp_path):
+    import torch
+
+    from hybridlib.models.spin_format import SpinFormatRegressor
+    from hybridlib.studies import run_lspet_vs_hmr
+
+    with pytest.raises(ParameterError, match=r"PRETRAINED_CHECKPOINT .*absent\.pt is not a file"):
+        run_lspet_vs_hmr(resolve_settings("03_lspet_vs_hmr", OUT_DIR=str(tmp_path)), pretrained_checkpoint=tmp_path / "absent.pt")
+    checkpoint = tmp_path / "model_checkpoint.pt"
+    torch.manual_seed(0)
+    torch.save({"model": SpinFormatRegressor().state_dict()}, checkpoint)
+    out_dir = tmp_path / "table2"
+    papermill.execute_notebook(
+        str(REPOSITORY_ROOT / "notebooks" / "03_lspet_vs_hmr.ipynb"),
+        str(tmp_path / "executed.ipynb"),
+        parameters={"PRESET": "smoke", "OUT_DIR": str(out_dir), "PRETRAINED_CHECKPOINT": str(checkpoint)},
+        progress_bar=False,
+        cwd=str(REPOSITORY_ROOT / "notebooks"),
+    )
+    table = pd.read_csv(out_dir / "table.csv")
+    assert list(table["configuration"]) == ["KPR only", "combined", "HMR baseline", "pretrained checkpoint (SPIN format, not trained here)"]
+    assert pd.notna(table["kpr_loss"].iloc[3]) and pd.isna(table["paper_kpr_loss"].iloc[3]) and table["paper_kpr_loss"].iloc[:3].notna().all()
