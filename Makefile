@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lab body-model clean-venv
+.PHONY: demo test lab bench body-model clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q --nbval-lax tests notebooks
+
+# Benchmarks side by side: ratios against their bars -> results/benchmarks/<machine>.csv (a few minutes).
+bench: $(STAMP)
+	$(PY) -m benchmarks.bench
 
 # JupyterLab on the notebooks, from .venv (its kernel has hybridlib): loopback only, token printed;
 # no browser is opened where there is no display; root (containers) needs --allow-root.

@@ -41,10 +41,10 @@ def _median_seconds(function, repeats: int) -> float:
     return statistics.median(times)
 
 
-def step_times(data: Path, backbone: str, image_size: int, repeats: int) -> tuple[float, float]:
-    """(bare encoder forward+backward, full training step), seconds at batch 8."""
+def step_times(data: Path, backbone: str, image_size: int, repeats: int, batch_size: int = 8) -> tuple[float, float]:
+    """(bare encoder forward+backward, full training step), seconds at ``batch_size``."""
     with tempfile.TemporaryDirectory() as out_dir:
-        config = TrainConfig(data_root=str(data), out_dir=out_dir, backbone=backbone, image_size=image_size, pretrained=False, progress=False)
+        config = TrainConfig(data_root=str(data), out_dir=out_dir, backbone=backbone, image_size=image_size, batch_size=batch_size, pretrained=False, progress=False)
     dataset = build_dataset(DataConfig(root=data, augmentation=AugmentationConfig(image_size=image_size)), "train")
     batch = collate_samples([dataset[index] for index in range(config.batch_size)])
     body_model = BodyModel()

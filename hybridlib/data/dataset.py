@@ -120,9 +120,16 @@ def collate_samples(samples: list[Sample]) -> Batch:
 
 
 def read_image(path: Path) -> np.ndarray:
-    """Decode an image file to (H,W,3) uint8 RGB; an undecodable file raises a DatasetFormatError naming it."""
+    """Decode an image file to (H,W,3) uint8 RGB; an undecodable file raises a DatasetFormatError naming it.
+
+    Other modes are converted as a viewer shows them: grey → three equal channels, RGBA → its
+    RGB (alpha dropped), 16-bit grey → scaled to 8 bits (not clipped)."""
     try:
         with Image.open(path) as image:
+            if image.mode.startswith("I"):  # 16/32-bit integer grey: PIL's own conversion would clip at 255
+                grey = np.asarray(image, dtype=np.float64)
+                peak = 65535.0 if image.mode.startswith("I;16") else max(float(grey.max()), 1.0)
+                return np.repeat(np.clip(grey * (255.0 / peak) + 0.5, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
             return np.asarray(image.convert("RGB"))
     except FileNotFoundError:
         raise FileNotFoundError(f"image {path} disappeared after the dataset was opened; re-copy it or restart") from None

@@ -99,7 +99,7 @@ def read_joints_mat(path: Path, layout: Layout) -> tuple[np.ndarray, np.ndarray]
         hint = (
             f" It has the {other.upper()} layout {_LAYOUTS[other]['shape']}: put it under {_LAYOUTS[other]['folder']}/ (read by {_LAYOUTS[other]['reader']})."
             if transposed
-            else ""
+            else f" Re-copy it from the original {layout.upper()} release."
         )
         raise DatasetFormatError(f"{path}: 'joints' has shape {joints.shape}, expected {spec['shape']} for {layout.upper()}.{hint}")
 

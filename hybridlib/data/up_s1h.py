@@ -47,7 +47,7 @@ def read_silhouette(path: str | Path, image_size: tuple[int, int] | None = None)
     height, width = pixels.shape
     if image_size is not None and (width, height) != tuple(image_size):
         raise DatasetFormatError(
-            f"silhouette {path} is {width}×{height} but its image is {image_size[0]}×{image_size[1]}; "
+            f"silhouette {path} is {width}×{height} but its image {path.name.replace('_segmentation.png', '.jpg')} is {image_size[0]}×{image_size[1]}; "
             "UP-S1h silhouettes are pixel-aligned with the original images: use the matching file, unresized"
         )
     return pixels > 0

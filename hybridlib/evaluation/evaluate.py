@@ -105,9 +105,16 @@ def load_trained(checkpoint_path: str | Path) -> tuple[Networks, TrainConfig, in
     state = load_checkpoint(checkpoint_path)
     config = replace(TrainConfig.from_dict(state["config"]), pretrained=False)
     networks = build_networks(config)
-    networks.model.load_state_dict(state["model"])
-    if networks.critic is not None and state.get("critic") is not None:
-        networks.critic.load_state_dict(state["critic"])
+    try:
+        networks.model.load_state_dict(state["model"])
+        if networks.critic is not None and state.get("critic") is not None:
+            networks.critic.load_state_dict(state["critic"])
+    except RuntimeError as error:  # torch lists every mismatching key: keep the first lines
+        detail = " ".join(str(error).split("\n")[:2])[:300]
+        raise ValueError(
+            f"checkpoint {checkpoint_path}: its weights do not fit the networks its own configuration describes (backbone {config.backbone}, critic {config.critic}): {detail}. "
+            "The file was edited or comes from another architecture; evaluate it with the code version that wrote it"
+        ) from error
     return networks, config, int(state["step"])
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from hybridlib.atomic_write import atomic_write_text
+
 PAPER_TABLE_1 = pd.DataFrame(
     [
         ("without critic", "KPR only", 4.19, 51.66),
@@ -53,8 +55,8 @@ def write_table(table: pd.DataFrame, out_dir: str | Path, name: str = "table", f
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, markdown_path = out_dir / f"{name}.csv", out_dir / f"{name}.md"
-    table.to_csv(csv_path, index=False)
-    markdown_path.write_text(table.to_markdown(index=False, floatfmt=float_format) + "\n")
+    atomic_write_text(csv_path, table.to_csv(index=False), what="table")
+    atomic_write_text(markdown_path, table.to_markdown(index=False, floatfmt=float_format) + "\n", what="table")
     return csv_path, markdown_path
 
 
@@ -127,5 +129,5 @@ def table_2_findings(table: pd.DataFrame) -> list[Finding]:
 def write_findings(findings: list[Finding], out_dir: str | Path) -> Path:
     """``findings.md``: one line per claim, from the numbers."""
     path = Path(out_dir) / "findings.md"
-    path.write_text("# Findings\n\n" + "\n".join(f"- {finding}" for finding in findings) + "\n")
+    atomic_write_text(path, "# Findings\n\n" + "\n".join(f"- {finding}" for finding in findings) + "\n", what="findings")
     return path

@@ -6,7 +6,7 @@ with the predicted silhouette Ŝ approximated, as in the authors' code, by the p
 vertices, S_GT the foreground pixel centres of the ground-truth silhouette, d the Euclidean
 distance to the nearest point of the other set, each sum divided by its number of points.
 Distances are in pixels of the crop; callers multiply by :func:`reference_pixel_scale` to
-report them in pixels of a 224-px crop whatever the input resolution. Samples without a silhouette are
+report them in pixels of a 224-px crop whatever the input resolution. Samples without a silhouette (or with an empty one) are
 left out; the batch loss is the mean over the samples that have one (0 if none does).
 
 Two implementations with the same value:
@@ -47,6 +47,13 @@ def foreground_pixel_centres(silhouette: torch.Tensor) -> torch.Tensor:
     return torch.stack([columns, rows], dim=1).float() + 0.5
 
 
+def _samples_with_foreground(silhouettes: torch.Tensor, has_silhouette: torch.Tensor) -> list[int]:
+    """Indices of the samples with a silhouette that has foreground (an empty mask gives no
+    distances to compare: it is left out rather than turned into NaN)."""
+    usable = has_silhouette.to(silhouettes.device) & silhouettes.flatten(1).any(dim=1)
+    return torch.nonzero(usable).flatten().tolist()
+
+
 def _pair_terms_dense(points: torch.Tensor, foreground: torch.Tensor, chunk_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean squared nearest distance points → foreground and foreground → points (all pairs)."""
     to_foreground = []
@@ -63,7 +70,7 @@ def mesh_reprojection_loss_dense(points_px: torch.Tensor, silhouettes: torch.Ten
     """Reference L_mr by all pairs. points_px (B,V,2) projected vertices in crop pixels,
     silhouettes (B,S,S) bool, has_silhouette (B,) bool. Returns the batch mean (scalar)."""
     losses = []
-    for index in torch.nonzero(has_silhouette).flatten().tolist():
+    for index in _samples_with_foreground(silhouettes, has_silhouette):
         foreground = foreground_pixel_centres(silhouettes[index]).to(points_px)
         term_predicted, term_ground_truth = _pair_terms_dense(points_px[index], foreground, chunk_size)
         losses.append(term_predicted + term_ground_truth)
@@ -110,7 +117,7 @@ def mesh_reprojection_loss(
     autograd, so gradients reach the vertices.
     """
     losses = []
-    for index in torch.nonzero(has_silhouette).flatten().tolist():
+    for index in _samples_with_foreground(silhouettes, has_silhouette):
         points = points_px[index]
         silhouette = silhouettes[index]
         if nearest_foreground is None:

@@ -111,6 +111,18 @@ def _expect(name: str, value: object, types: tuple[type, ...], description: str)
         raise ParameterError(f"{name} must be {description}, got {value!r} ({type(value).__name__})")
 
 
+def _check_writable(out_dir: Path) -> None:
+    """Create OUT_DIR and write a probe file in it, so that a study fails in its first cell and
+    not after hours of training."""
+    probe = out_dir / ".write-probe"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise ParameterError(f"OUT_DIR {out_dir} is not a writable folder ({error.strerror or error}): give a folder you can write to, or None for results/<study>/<preset>/") from error
+
+
 def resolve_settings(
     study: str,
     PRESET: str = "smoke",  # noqa: N803 (the notebooks' UPPER_CASE parameter names)
@@ -149,5 +161,6 @@ def resolve_settings(
         if not data_dir.is_dir():
             raise ParameterError(f"DATA_DIR {data_dir} is not a folder: point it at the folder holding lsp/, lsp_ext/, up-s1h/, mosh/, or leave it None to use generated data")
     out_dir = Path(OUT_DIR) if OUT_DIR is not None else REPOSITORY_ROOT / "results" / study / PRESET
+    _check_writable(out_dir)
     parameters = {"PRESET": PRESET, "DATA_DIR": DATA_DIR, "BODY_MODEL": BODY_MODEL, "EPOCHS": EPOCHS, "DEVICE": DEVICE, "SEED": SEED, "OUT_DIR": str(out_dir)}
     return StudySettings(study=study, preset=preset, data_dir=data_dir, out_dir=out_dir, seed=SEED, parameters=parameters)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from hybridlib.atomic_write import atomic_write_text
 from hybridlib.data.generate import GeneratorConfig, generate_dataset
 from hybridlib.evaluation import EvaluationConfig, evaluate_checkpoint
 from hybridlib.studies.presets import DATA_CACHE, REPOSITORY_ROOT, StudySettings
@@ -110,7 +111,7 @@ def run_configuration(settings: StudySettings, spec: RunSpec, data_dir: Path, pr
     row.insert(0, "configuration", spec.label)
     row.insert(1, "seed", config.seed)
     row["train_seconds"] = round(result.seconds, 1)
-    cached.write_text(json.dumps(row.iloc[0].to_dict(), default=str))
+    atomic_write_text(cached, json.dumps(row.iloc[0].to_dict(), default=str), what="evaluation cache")
     return row
 
 
@@ -128,7 +129,7 @@ def run_study(settings: StudySettings, specs: list[RunSpec], progress: bool = Tr
     provenance = collect_provenance(settings, data_dir, resolve_device(settings.preset.device), time.perf_counter() - started)
     # this invocation may have reused finished runs: also record what training them took
     provenance["train_seconds_all_configurations"] = round(float(table["train_seconds"].sum()), 1)
-    (settings.out_dir / "provenance.json").write_text(json.dumps(provenance, indent=1, default=str))
+    atomic_write_text(settings.out_dir / "provenance.json", json.dumps(provenance, indent=1, default=str), what="provenance")
     return table
 
 

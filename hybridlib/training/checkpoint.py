@@ -1,28 +1,25 @@
 """Atomic checkpoints that load with ``torch.load(weights_only=True)``.
 
-A checkpoint is written to ``<name>.tmp`` and renamed over the old one, so a crash while
-writing never leaves a broken file: the previous checkpoint stays until the new one is whole.
+A checkpoint is written to ``<name>.tmp``, flushed to disk and renamed over the old one
+(:mod:`hybridlib.atomic_write`), so a crash or a full disk while writing never leaves a broken
+file: the previous checkpoint stays until the new one is whole.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from hybridlib.atomic_write import atomic_write
 
 CHECKPOINT_FORMAT = 1
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """Write ``state`` (tensors, state dicts, plain Python values) atomically to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    torch.save({"format": CHECKPOINT_FORMAT, **state}, temporary)
-    os.replace(temporary, path)
-    return path
+    return atomic_write(path, lambda handle: torch.save({"format": CHECKPOINT_FORMAT, **state}, handle), what="checkpoint")
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

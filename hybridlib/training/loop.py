@@ -15,6 +15,7 @@ and critic samples are all drawn from saved or step-derived random states.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import signal
 import threading
@@ -28,6 +29,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from hybridlib.atomic_write import atomic_write_text
 from hybridlib.body_model import BodyModel, BodyModelOutput
 from hybridlib.data import AugmentationConfig, Batch, DataConfig, build_dataset, collate_samples, read_mocap_folder, set_dataset_epoch
 from hybridlib.data.dataset import MOSH_FOLDER
@@ -272,11 +274,13 @@ def _rewrite_log_until(log_path: Path, step: int) -> None:
     if not log_path.is_file():
         return
     with open(log_path, newline="") as handle:
-        rows = [row for row in csv.DictReader(handle) if int(row["step"]) <= step]
-    with open(log_path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=LOG_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+        # a row cut short by a kill (missing fields) is dropped with the rows after the checkpoint
+        rows = [row for row in csv.DictReader(handle) if None not in row.values() and row["step"].isdigit() and int(row["step"]) <= step]
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=LOG_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(log_path, text.getvalue(), what="loss log")
 
 
 def train(config: TrainConfig) -> TrainResult:
@@ -413,10 +417,10 @@ def train(config: TrainConfig) -> TrainResult:
                     log_file.flush()
                 bar.update(1)
                 bar.set_postfix(kpr=f"{logs['loss_kpr']:.4f}", mr=f"{logs['loss_mr']:.1f}")
+                if batch_in_epoch == batches_per_epoch:  # before a checkpoint: a resume starts at the next batch
+                    epoch, batch_in_epoch = epoch + 1, 0
                 if step % config.checkpoint_every == 0 or step >= total_steps or interrupt.requested:
                     checkpoint()
-                if batch_in_epoch == batches_per_epoch:
-                    epoch, batch_in_epoch = epoch + 1, 0
                 if step >= total_steps or interrupt.requested:
                     break
             if interrupt.requested:

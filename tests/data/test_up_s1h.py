@@ -48,7 +48,7 @@ def test_foreground_is_channel_zero_above_zero(tmp_path, to_image):
 
 def test_wrong_size_names_the_file_and_the_image_size(tmp_path):
     Image.fromarray(blob(20, 20) * 255).save(tmp_path / "im0001_segmentation.png")
-    with pytest.raises(DatasetFormatError, match=r"im0001_segmentation\.png is 20×20 but its image is 40×30"):
+    with pytest.raises(DatasetFormatError, match=r"im0001_segmentation\.png is 20×20 but its image im0001\.jpg is 40×30"):
         read_silhouette(tmp_path / "im0001_segmentation.png", (40, 30))
 
 

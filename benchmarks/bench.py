@@ -1,0 +1,201 @@
+"""``make bench``: every benchmark of issue "Performance", side by side in one run.
+
+    .venv/bin/python -m benchmarks.bench [--repeats 5] [--quick]
+
+Prints one table of ratios with their bars (and the absolute times they came from), then the
+scaling tables, and writes them to ``results/benchmarks/<machine>.csv`` (``<machine>-scaling.csv``).
+Absolute times drift on shared machines; the ratios, measured in the same process a few seconds
+apart, are the figures to compare. Data: the ``demo`` preset's generated set (generated on
+first use, ~30 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from benchmarks.data_generation_and_loading import generator_rate, loader_rate
+from benchmarks.training_step import mesh_loss_times, step_times
+from hybridlib.body_model import OPEN_BODY_MODEL, OPEN_BODY_MODEL_LITE, BodyModel
+from hybridlib.data import DataConfig, build_dataset, collate_samples
+from hybridlib.geometry import weak_perspective_projection
+from hybridlib.losses import mesh_reprojection_loss
+from hybridlib.losses.silhouette import normalized_to_crop_pixels
+from hybridlib.studies import PRESETS, resolve_settings
+from hybridlib.studies.presets import REPOSITORY_ROOT
+from hybridlib.studies.runner import RunSpec, ensure_data, train_config
+
+RESULTS = REPOSITORY_ROOT / "results" / "benchmarks"
+
+
+def machine_name() -> str:
+    """'cpu-<cores>c-<model>' or 'cuda-<device>', file-name safe."""
+    if torch.cuda.is_available():
+        label = f"cuda-{torch.cuda.get_device_name(0)}"
+    else:
+        model = platform.processor() or platform.machine()
+        cpuinfo = Path("/proc/cpuinfo")
+        if cpuinfo.is_file():
+            found = re.search(r"model name\s*:\s*(.+)", cpuinfo.read_text())
+            model = found.group(1) if found else model
+        label = f"cpu-{os.cpu_count()}c-{model}"
+    return re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-").lower()[:80]
+
+
+def _median_ms(function, repeats: int) -> float:
+    function()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return 1000 * statistics.median(times)
+
+
+def body_model_ms(repeats: int, batch_size: int = 8) -> float:
+    """Full open body model forward+backward at batch 8 (pose and shape require grad)."""
+    body_model = BodyModel(OPEN_BODY_MODEL)
+    generator = torch.Generator().manual_seed(0)
+    pose, betas = 0.2 * torch.randn(batch_size, 72, generator=generator), torch.randn(batch_size, 10, generator=generator)
+
+    def forward_backward() -> None:
+        pose_, betas_ = pose.clone().requires_grad_(), betas.clone().requires_grad_()
+        output = body_model(pose_[:, :3], pose_[:, 3:], betas_)
+        (output.vertices.sum() + output.keypoints_lsp.sum()).backward()
+
+    return _median_ms(forward_backward, repeats)
+
+
+def mesh_loss_by_vertex_count(data: Path, repeats: int) -> list[dict[str, object]]:
+    """Fast L_mr (value + gradient, batch 8, 224 px) for ~1k, ~7k and ~14k projected vertices."""
+    dataset = build_dataset(DataConfig(root=data), "train")
+    batch = collate_samples([dataset[index] for index in range(8)])
+    rows = []
+    for label, path, stride in (("lite", OPEN_BODY_MODEL_LITE, 1), ("full, every 2nd vertex", OPEN_BODY_MODEL, 2), ("full", OPEN_BODY_MODEL, 1)):
+        with torch.no_grad():
+            vertices = BodyModel(path)(batch.pose[:, :3], batch.pose[:, 3:], batch.betas).vertices[:, ::stride]
+        points = normalized_to_crop_pixels(weak_perspective_projection(vertices, batch.camera), 224).requires_grad_(True)
+
+        def fast() -> None:
+            mesh_reprojection_loss(points, batch.silhouette, batch.has_silhouette, batch.silhouette_nearest).backward()
+
+        rows.append({"case": f"L_mr fast, {points.shape[1]} vertices ({label})", "batch": 8, "image_px": 224, "ms": round(_median_ms(fast, repeats), 1)})
+    return rows
+
+
+def training_peak_rss_mb(data: Path, steps: int) -> tuple[float, float]:
+    """(peak resident MiB of the cpu preset's training process tree — main process and loader
+    workers summed — and its seconds per step), from a subprocess running ``steps`` steps."""
+    settings = resolve_settings("bench", PRESET="cpu")
+    config = train_config(settings, RunSpec(label="combined", critic="with_rotation"), data, progress=False)
+    with tempfile.TemporaryDirectory() as scratch:
+        config = replace(config, out_dir=scratch, max_steps=steps, checkpoint_every=10**9)
+        config_path = Path(scratch) / "run.json"
+        config_path.write_text(json.dumps(config.to_dict()))
+        started = time.perf_counter()
+        process = subprocess.Popen([sys.executable, "-m", "hybridlib.training", "--config", str(config_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        peak = 0
+        while process.poll() is None:
+            peak = max(peak, _tree_rss_bytes(process.pid))
+            time.sleep(0.1)
+        seconds = time.perf_counter() - started
+        if process.returncode != 0:
+            raise RuntimeError(f"the cpu-preset training benchmark failed (exit {process.returncode}); run it by hand: python -m hybridlib.training --config {config_path}")
+    return peak / 2**20, seconds / steps
+
+
+def _tree_rss_bytes(pid: int) -> int:
+    """Resident bytes of a process and all its descendants (Linux /proc; 0 where unreadable)."""
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += int(re.search(r"VmRSS:\s*(\d+) kB", status).group(1)) * 1024
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(child) for child in (task / "children").read_text().split())
+        except (OSError, AttributeError):
+            continue
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, no ResNet-50 and no scaling grid (a smoke check of the harness)")
+    args = parser.parse_args()
+    repeats = 2 if args.quick else args.repeats
+    cpu = PRESETS["cpu"]
+    data = ensure_data(resolve_settings("bench", PRESET="demo"))
+    machine = machine_name()
+    print(f"machine {machine}: torch {torch.__version__}, {torch.get_num_threads()} threads; data {data}", flush=True)
+
+    rows: list[dict[str, object]] = []
+
+    def record(measure: str, value: float, bar: str, passed: bool | None, seen: str) -> None:
+        rows.append({"measure": measure, "value": round(value, 3), "bar": bar, "holds": "-" if passed is None else ("yes" if passed else "NO"), "absolute times seen": seen})
+        print(f"  {measure}: {value:.3f} ({seen})", flush=True)
+
+    body_ms = body_model_ms(repeats)
+    configurations = [(cpu.backbone, cpu.image_size, 1.3)] + ([] if args.quick else [("resnet50", 224, 1.15)])
+    step_ms: dict[tuple[str, int], float] = {}
+    for backbone, image_size, bar in configurations:
+        encoder_seconds, step_seconds = step_times(data, backbone, image_size, repeats)
+        step_ms[backbone, image_size] = 1000 * step_seconds
+        record(
+            f"train step / bare encoder fwd+bwd, {backbone} {image_size} px, batch 8", step_seconds / encoder_seconds, f"<= {bar}", step_seconds / encoder_seconds <= bar,
+            f"step {1000 * step_seconds:.0f} ms, encoder {1000 * encoder_seconds:.0f} ms",
+        )  # fmt: skip
+        record(f"body model fwd+bwd (full, batch 8) / train step, {backbone} {image_size} px", body_ms / (1000 * step_seconds), "report", None, f"body model {body_ms:.1f} ms")
+    fast_seconds, dense_seconds, difference = mesh_loss_times(data, repeats)
+    record("L_mr dense / fast, batch 8, 224 px, full body model", dense_seconds / fast_seconds, ">= 20", dense_seconds / fast_seconds >= 20, f"fast {1000 * fast_seconds:.0f} ms, dense {1000 * dense_seconds:.0f} ms")
+    record("L_mr |fast / dense - 1|", difference, "<= 0.01", difference <= 0.01, "same batch")
+    for (backbone, image_size), milliseconds in step_ms.items():
+        workers = cpu.num_workers
+        samples_per_second = loader_rate(data, workers, batches=6 if args.quick else 20, image_size=image_size)
+        consumed = 8 / (milliseconds / 1000)
+        record(
+            f"loader samples/s ({workers} worker{'s' if workers != 1 else ''}, augmented, {image_size} px) / train-step consumption, {backbone}", samples_per_second / consumed, ">= 3",
+            samples_per_second / consumed >= 3, f"loader {samples_per_second:.0f}/s, step consumes {consumed:.1f}/s",
+        )  # fmt: skip
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as scratch:
+        images_per_second = generator_rate(Path(scratch), 24 if args.quick else 96)
+    torch.set_num_threads(os.cpu_count() or 1)
+    record("generator images/s per core (224-500 px images, full body model)", images_per_second, ">= 20", images_per_second >= 20, f"{1000 / images_per_second:.1f} ms per image")
+    peak_mb, seconds_per_step = training_peak_rss_mb(data, steps=10 if args.quick else 60)
+    record("peak resident memory of cpu-preset training (MiB, process tree)", peak_mb, "<= 4096", peak_mb <= 4096, f"{seconds_per_step:.2f} s per step incl. start-up")
+
+    table = pd.DataFrame(rows)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    suffix = "-quick" if args.quick else ""
+    table.to_csv(RESULTS / f"{machine}{suffix}.csv", index=False)
+    print("\n" + table.to_markdown(index=False))
+
+    scaling = mesh_loss_by_vertex_count(data, repeats)
+    if not args.quick:
+        for batch_size in (8, 16, 32):
+            for image_size in (128, 224):
+                encoder_seconds, step_seconds = step_times(data, cpu.backbone, image_size, repeats, batch_size=batch_size)
+                scaling.append({"case": f"train step, {cpu.backbone}", "batch": batch_size, "image_px": image_size, "ms": round(1000 * step_seconds, 1), "step / encoder": round(step_seconds / encoder_seconds, 2)})
+    scaling_table = pd.DataFrame(scaling)
+    scaling_table.to_csv(RESULTS / f"{machine}{suffix}-scaling.csv", index=False)
+    print("\n" + scaling_table.to_markdown(index=False))
+    print(f"\nwritten: {RESULTS / f'{machine}{suffix}.csv'} and {RESULTS / f'{machine}{suffix}-scaling.csv'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Files that are either the old version or the new one, never half of either.
+
+Every result a run leaves (checkpoints, tables, findings, provenance, cached evaluations) is
+written to ``<name>.tmp`` in the same folder, flushed to disk, and renamed over the old file.
+A full disk, a killed process or a power cut leaves the previous file as it was; the error says
+which file and what to do.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], None], what: str = "file") -> Path:
+    """Call ``write(handle)`` on a temporary file beside ``path``, then rename it to ``path``.
+
+    Any failure (e.g. no space left, which torch reports as a RuntimeError) removes the
+    temporary file and raises an OSError naming ``path``; an existing ``path`` is untouched."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())  # on disk before the rename makes it the file
+    except (OSError, RuntimeError) as error:
+        temporary.unlink(missing_ok=True)
+        previous = f"the previous {what} is intact" if path.is_file() else f"no earlier {what} existed"
+        raise OSError(f"could not write {what} {path} ({error}); {previous}. Free disk space (or choose another folder) and run again: finished work is reused") from error
+    os.replace(temporary, path)
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str, what: str = "file") -> Path:
+    """:func:`atomic_write` for UTF-8 text."""
+    return atomic_write(path, lambda handle: handle.write(text.encode("utf-8")), what)
