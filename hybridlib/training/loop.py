@@ -366,6 +366,8 @@ def train(config: TrainConfig) -> TrainResult:
         )
 
     batches_per_epoch = len(_epoch_batches(dataset, config.batch_size, config.seed, 0, context))
+    if batch_in_epoch >= batches_per_epoch:  # checkpoints of earlier versions, written before the epoch rolled over
+        epoch, batch_in_epoch = epoch + 1, 0
     total_steps = min(config.epochs * batches_per_epoch, config.max_steps or math.inf)
     log_file = None
     if context.is_main:
