@@ -27,7 +27,7 @@ from hybridlib.losses import mesh_reprojection_loss, mesh_reprojection_loss_dens
 from hybridlib.losses.silhouette import normalized_to_crop_pixels
 from hybridlib.models import Encoder
 from hybridlib.training import TrainConfig
-from hybridlib.training.loop import Networks, RealBodySampler, build_networks, critic_update, generator_losses
+from hybridlib.training.loop import Networks, RealBodySampler, adam, build_networks, critic_update, generator_losses
 from hybridlib.training.distributed import DistributedContext
 
 
@@ -51,8 +51,8 @@ def step_times(data: Path, backbone: str, image_size: int, repeats: int, batch_s
     sampler = RealBodySampler(data / "mosh", body_model, seed=0)
     networks: Networks = build_networks(config, *sampler.mean_body_pose_and_betas())
     networks.body_model = body_model
-    optimizer_generator = torch.optim.Adam(networks.model.parameters(), lr=config.lr_generator)
-    optimizer_critic = torch.optim.Adam(networks.critic.parameters(), lr=config.lr_critic)
+    optimizer_generator = adam(networks.model.parameters(), config.lr_generator)
+    optimizer_critic = adam(networks.critic.parameters(), config.lr_critic)
     encoder = Encoder(backbone, pretrained=False)
 
     def encoder_only() -> None:

@@ -209,6 +209,25 @@ def test_a_chumpy_style_smpl_pickle_runs_through_the_same_code_path(tmp_path, mo
     expected, actual = from_npz(torch.zeros(2, 3), pose, betas), from_pickle(torch.zeros(2, 3), pose, betas)
     for field in ("vertices", "joints", "keypoints_lsp", "rotation_matrices"):
         assert torch.allclose(getattr(actual, field), getattr(expected, field), atol=1e-5), field
+    skeleton = from_pickle(torch.zeros(2, 3), pose, betas, with_vertices=False)  # the shortcut from a sparse J_regressor
+    assert torch.allclose(skeleton.keypoints_lsp, expected.keypoints_lsp, atol=1e-5)
+
+
+def test_the_skeleton_only_forward_gives_the_same_joints_keypoints_and_gradients(body_model):
+    generator = torch.Generator().manual_seed(4)
+    global_orient, pose, betas = torch.randn(3, 3, generator=generator), 0.4 * torch.randn(3, 69, generator=generator), torch.randn(3, 10, generator=generator)
+    results = []
+    for with_vertices in (True, False):
+        pose_, betas_ = pose.clone().requires_grad_(), betas.clone().requires_grad_()
+        output = body_model(global_orient, pose_, betas_, with_vertices=with_vertices)
+        output.keypoints_lsp.square().sum().backward()
+        results.append((output, pose_.grad, betas_.grad))
+    (full, pose_grad, betas_grad), (skeleton, skeleton_pose_grad, skeleton_betas_grad) = results
+    assert skeleton.vertices is None and full.vertices is not None
+    torch.testing.assert_close(skeleton.joints, full.joints, atol=1e-5, rtol=0)
+    torch.testing.assert_close(skeleton.keypoints_lsp, full.keypoints_lsp, atol=1e-5, rtol=0)
+    torch.testing.assert_close(skeleton_pose_grad, pose_grad, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(skeleton_betas_grad, betas_grad, atol=1e-4, rtol=1e-4)
 
 
 def test_a_non_smpl_mesh_without_landmarks_is_refused(tmp_path):

@@ -72,9 +72,10 @@ class BodyModelError(ValueError):
 @dataclass
 class BodyModelOutput:
     """vertices (B,V,3) and joints (B,24,3) in metres, model space (y up); keypoints_lsp
-    (B,14,3) in LSP order; rotation_matrices (B,24,3,3) local (parent-relative) rotations."""
+    (B,14,3) in LSP order; rotation_matrices (B,24,3,3) local (parent-relative) rotations.
+    ``vertices`` is None for a skeleton-only forward (``with_vertices=False``)."""
 
-    vertices: torch.Tensor
+    vertices: torch.Tensor | None
     joints: torch.Tensor
     keypoints_lsp: torch.Tensor
     rotation_matrices: torch.Tensor
@@ -127,6 +128,43 @@ def load_body_model_arrays(model_path: str | Path | None = None) -> dict[str, ob
     return arrays
 
 
+def _smplx_model(model_path: Path, arrays: dict[str, object], vertex_ids: dict[str, int]) -> smplx.SMPL:
+    with contextlib.redirect_stdout(io.StringIO()):  # smplx prints a warning for 10-β models
+        return smplx.SMPL(
+            model_path=str(model_path),
+            data_struct=Struct(**arrays),
+            num_betas=NUM_BETAS,
+            vertex_ids=vertex_ids,
+            use_hands=False,
+            use_feet_keypoints=False,
+            create_betas=False,
+            create_global_orient=False,
+            create_body_pose=False,
+            create_transl=False,
+        )
+
+
+def _skeleton_arrays(arrays: dict[str, object], head_top_vertex: int) -> dict[str, object]:
+    """An SMPL-layout model with 25 'vertices': the 24 rest joints (J_regressor applied to the
+    template and to every shape direction — exact, the joints are linear in β) and the head-top
+    vertex. Posed by smplx it gives the full model's joints and head top, skipping the mesh."""
+    regressor = arrays["J_regressor"]
+    regressor = np.asarray(regressor.todense() if hasattr(regressor, "todense") else regressor, dtype=np.float64)  # (24,V)
+    shapedirs = np.asarray(arrays["shapedirs"], dtype=np.float64)[:, :, :NUM_BETAS]
+    posedirs = np.asarray(arrays["posedirs"], dtype=np.float64)
+    weights = np.asarray(arrays["weights"], dtype=np.float64)
+    head = slice(head_top_vertex, head_top_vertex + 1)
+    return {
+        "v_template": np.concatenate([regressor @ np.asarray(arrays["v_template"], dtype=np.float64), np.asarray(arrays["v_template"], dtype=np.float64)[head]]),
+        "shapedirs": np.concatenate([np.einsum("jv,vcb->jcb", regressor, shapedirs), shapedirs[head]]),
+        "posedirs": np.concatenate([np.zeros((NUM_JOINTS, 3, posedirs.shape[2])), posedirs[head]]),  # joints come from the kinematic chain
+        "J_regressor": np.eye(NUM_JOINTS, NUM_JOINTS + 1),
+        "weights": np.concatenate([np.eye(NUM_JOINTS), weights[head]]),
+        "kintree_table": arrays["kintree_table"],
+        "f": np.array([[0, 1, NUM_JOINTS]], dtype=np.int64),
+    }
+
+
 class BodyModel(torch.nn.Module):
     """SMPL body model (24 joints) from the open .npz or a licensed SMPL .pkl.
 
@@ -159,19 +197,7 @@ class BodyModel(torch.nn.Module):
                 f"body model {self.model_path} has {num_vertices} vertices and no 'head_top_vertex'/'face_keypoint_vertices' "
                 f"keys: only SMPL's {SMPL_NUM_VERTICES}-vertex topology has known landmarks. {_FIX_HINT}"
             )
-        with contextlib.redirect_stdout(io.StringIO()):  # smplx prints a warning for 10-β models
-            self.smpl = smplx.SMPL(
-                model_path=str(self.model_path),
-                data_struct=Struct(**arrays),
-                num_betas=NUM_BETAS,
-                vertex_ids=face_vertex_ids,
-                use_hands=False,
-                use_feet_keypoints=False,
-                create_betas=False,
-                create_global_orient=False,
-                create_body_pose=False,
-                create_transl=False,
-            )
+        self.smpl = _smplx_model(self.model_path, arrays, face_vertex_ids)
         self.num_vertices = int(self.smpl.v_template.shape[0])
         self.faces = np.asarray(arrays["f"], dtype=np.int64)
 
@@ -182,8 +208,11 @@ class BodyModel(torch.nn.Module):
         self.lsp_regressor: torch.Tensor | None
         if lsp_regressor_path is None:
             self.register_buffer("lsp_regressor", None, persistent=False)
+            # the same model reduced to its 24 joints and the head-top vertex: LSP keypoints without the mesh
+            self.skeleton = _smplx_model(self.model_path, _skeleton_arrays(arrays, self.head_top_vertex), dict.fromkeys(face_vertex_ids, NUM_JOINTS))
         else:
             self.register_buffer("lsp_regressor", self._load_lsp_regressor(Path(lsp_regressor_path)), persistent=False)
+            self.skeleton = None  # keypoints regressed from all vertices: no shortcut
 
     def _load_lsp_regressor(self, path: Path) -> torch.Tensor:
         if not path.is_file():
@@ -198,22 +227,29 @@ class BodyModel(torch.nn.Module):
         """Faces (F,3) long, on the model's device."""
         return self.smpl.faces_tensor
 
-    def forward(self, global_orient: torch.Tensor, body_pose: torch.Tensor, betas: torch.Tensor) -> BodyModelOutput:
+    def forward(self, global_orient: torch.Tensor, body_pose: torch.Tensor, betas: torch.Tensor, with_vertices: bool = True) -> BodyModelOutput:
         """Pose and shape the model.
 
         global_orient (B,3) and body_pose (B,69) axis-angle radians, betas (B,10).
+        ``with_vertices=False`` poses only the skeleton (joints, LSP keypoints, rotations — the
+        same values, without skinning the whole mesh; what the critic needs), unless LSP
+        keypoints are regressed from the vertices.
         """
         batch_size = global_orient.shape[0]
         pose_axis_angle = torch.cat([global_orient, body_pose], dim=1).reshape(batch_size, NUM_JOINTS, 3)
         rotation_matrices = axis_angle_to_rotation_matrix(pose_axis_angle)
-        smpl_output = self.smpl(
+        skeleton_only = not with_vertices and self.skeleton is not None
+        smpl_output = (self.skeleton if skeleton_only else self.smpl)(
             betas=betas,
             global_orient=rotation_matrices[:, :1],
             body_pose=rotation_matrices[:, 1:],
             pose2rot=False,
         )
-        vertices = smpl_output.vertices
         joints = smpl_output.joints[:, :NUM_JOINTS]
+        if skeleton_only:
+            keypoints_lsp = torch.cat([joints[:, self.lsp_joint_indices], smpl_output.vertices[:, NUM_JOINTS:]], dim=1)
+            return BodyModelOutput(vertices=None, joints=joints, keypoints_lsp=keypoints_lsp, rotation_matrices=rotation_matrices)
+        vertices = smpl_output.vertices
         if self.lsp_regressor is not None:
             keypoints_lsp = torch.einsum("kv,bvc->bkc", self.lsp_regressor.to(vertices.dtype), vertices)
         else:

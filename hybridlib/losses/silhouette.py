@@ -20,6 +20,10 @@ Two implementations with the same value:
 
 from __future__ import annotations
 
+import concurrent.futures
+import os
+
+import numpy as np
 import scipy.spatial
 import torch
 
@@ -77,26 +81,29 @@ def mesh_reprojection_loss_dense(points_px: torch.Tensor, silhouettes: torch.Ten
     return torch.stack(losses).mean() if losses else points_px.sum() * 0.0
 
 
-_NEIGHBOURHOOD = torch.tensor([(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)])  # (9,2)
+_OFFSETS = (-1, 0, 1)
 
 
-def _nearest_foreground_points(points: torch.Tensor, nearest: torch.Tensor, foreground: torch.Tensor) -> torch.Tensor:
-    """(V,2) x, y centres of the S_GT pixels nearest to continuous points (V,2): the distance
-    transform's answers for the point's pixel and its 8 neighbours, the closest one kept;
-    points outside the image ask a k-d tree over the ``foreground`` centres (N,2) instead."""
+def _nearest_foreground_targets(points: torch.Tensor, nearest: torch.Tensor) -> torch.Tensor:
+    """(N,V,2) x, y centres of the S_GT pixels nearest to continuous points (N,V,2), detached:
+    the distance transforms' answers (``nearest`` (N,2,S,S)) for each point's pixel and its 8
+    neighbours, the closest kept. Points outside the image get their border pixel's answer
+    here; :func:`mesh_reprojection_loss` replaces those by a k-d tree search."""
+    count, num_points, _ = points.shape
     image_size = nearest.shape[-1]
-    detached = points.detach()
-    pixel = torch.floor(detached).long().flip(1).clamp(0, image_size - 1)  # (V,2) row, column
-    around = (pixel[:, None, :] + _NEIGHBOURHOOD.to(pixel.device)).clamp(0, image_size - 1)  # (V,9,2)
-    candidates = nearest[:, around[..., 0], around[..., 1]].long()  # (2,V,9) row, column
-    candidate_xy = torch.stack([candidates[1], candidates[0]], dim=-1).to(points) + 0.5  # (V,9,2)
-    best = (candidate_xy - detached[:, None, :]).pow(2).sum(dim=-1).argmin(dim=1)
-    targets = candidate_xy[torch.arange(len(points), device=points.device), best]
-    outside = ((detached < 0) | (detached >= image_size)).any(dim=1)
-    if outside.any():
-        _, index = scipy.spatial.cKDTree(foreground.cpu().numpy()).query(detached[outside].cpu().numpy())
-        targets[outside] = foreground[torch.from_numpy(index).to(points.device)]
-    return targets
+    table = (nearest[:, 0].long() * image_size + nearest[:, 1].long()).flatten(1)  # (N,S·S) flat index of the nearest S_GT pixel
+    pixel = torch.floor(points).long().clamp(0, image_size - 1)  # (N,V,2) column, row
+    rows = torch.stack([(pixel[..., 1] + offset).clamp(0, image_size - 1) for offset in _OFFSETS], dim=-1)  # (N,V,3)
+    columns = torch.stack([(pixel[..., 0] + offset).clamp(0, image_size - 1) for offset in _OFFSETS], dim=-1)
+    around = (rows[..., :, None] * image_size + columns[..., None, :]).reshape(count, -1)  # (N,V·9)
+    found = table.gather(1, around).reshape(count, num_points, 9)
+    candidates = torch.stack([found % image_size, torch.div(found, image_size, rounding_mode="floor")], dim=-1).to(points.dtype) + 0.5  # (N,V,9,2) x, y
+    best = (candidates - points[:, :, None, :]).pow(2).sum(dim=-1).argmin(dim=-1)  # (N,V)
+    return candidates.gather(2, best[..., None, None].expand(-1, -1, 1, 2)).squeeze(2)
+
+
+def _kd_tree(points: np.ndarray) -> scipy.spatial.cKDTree:
+    return scipy.spatial.cKDTree(points, balanced_tree=False, compact_nodes=False)  # faster to build, as fast to query
 
 
 def mesh_reprojection_loss(
@@ -111,25 +118,54 @@ def mesh_reprojection_loss(
     None); ``num_samples`` replaces the divisor (this batch's samples with a silhouette), e.g.
     by the count over all processes of a distributed batch.
 
-    Predicted → S_GT: the distance transform's nearest pixels around each vertex's pixel.
-    S_GT → predicted: the exact nearest vertex of every foreground pixel (a k-d tree over the
-    projected vertices). Both distances are then recomputed from the chosen pairs with
-    autograd, so gradients reach the vertices.
+    Predicted → S_GT, for the whole batch at once: the distance transform's nearest pixels
+    around each vertex's pixel (vertices outside the crop: a k-d tree over S_GT).
+    S_GT → predicted: the exact nearest vertex of every foreground pixel, from a k-d tree over
+    each sample's projected vertices (built and searched in threads, outside the GIL). Both
+    distances are then recomputed from the chosen pairs with autograd, so gradients reach the
+    vertices.
     """
-    losses = []
-    for index in _samples_with_foreground(silhouettes, has_silhouette):
-        points = points_px[index]
-        silhouette = silhouettes[index]
-        if nearest_foreground is None:
-            nearest = torch.from_numpy(nearest_foreground_indices(silhouette.cpu().numpy())).to(points.device)
-        else:
-            nearest = nearest_foreground[index].to(points.device)
-        foreground = foreground_pixel_centres(silhouette).to(points)
-        term_predicted = (points - _nearest_foreground_points(points, nearest, foreground)).pow(2).sum(dim=1).mean()
-        _, vertex = scipy.spatial.cKDTree(points.detach().cpu().numpy()).query(foreground.cpu().numpy())
-        term_ground_truth = (foreground - points[torch.from_numpy(vertex).to(points.device)]).pow(2).sum(dim=1).mean()
-        losses.append(term_predicted + term_ground_truth)
-    if not losses:
+    usable = _samples_with_foreground(silhouettes, has_silhouette)
+    if not usable:
         return points_px.sum() * 0.0
-    divisor = torch.tensor(float(len(losses)), device=points_px.device) if num_samples is None else num_samples.clamp(min=1.0)
-    return torch.stack(losses).sum() / divisor
+    device = points_px.device
+    chosen = torch.tensor(usable, device=device)
+    points = points_px[chosen]  # (N,V,2)
+    masks = silhouettes[chosen].to(device)
+    if nearest_foreground is None:
+        nearest = torch.from_numpy(np.stack([nearest_foreground_indices(mask) for mask in masks.cpu().numpy()])).to(device)
+    else:
+        nearest = nearest_foreground[chosen].to(device)
+    detached = points.detach()
+    targets = _nearest_foreground_targets(detached, nearest)
+    sample_of_pixel, rows, columns = torch.nonzero(masks, as_tuple=True)
+    foreground = torch.stack([columns, rows], dim=1).to(points.dtype) + 0.5  # (M,2) all samples' S_GT pixel centres
+    pixel_counts = torch.bincount(sample_of_pixel, minlength=len(usable))
+    outside = ((detached < 0) | (detached >= masks.shape[-1])).any(dim=-1)  # (N,V)
+
+    points_numpy, foreground_numpy = detached.cpu().numpy(), foreground.cpu().numpy()
+    starts = np.concatenate([[0], np.cumsum(pixel_counts.cpu().numpy())])
+
+    def search(sample: int) -> tuple[np.ndarray, np.ndarray | None]:
+        own_pixels = foreground_numpy[starts[sample] : starts[sample + 1]]
+        _, nearest_vertex = _kd_tree(points_numpy[sample]).query(own_pixels)
+        outside_targets = None
+        outside_here = outside_numpy[sample]
+        if outside_here.any():
+            _, nearest_pixel = _kd_tree(own_pixels).query(points_numpy[sample][outside_here])
+            outside_targets = own_pixels[nearest_pixel]
+        return nearest_vertex, outside_targets
+
+    outside_numpy = outside.cpu().numpy()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(len(usable), os.cpu_count() or 1)) as pool:
+        found = list(pool.map(search, range(len(usable))))
+    for sample, (_, outside_targets) in enumerate(found):
+        if outside_targets is not None:
+            targets[sample][outside[sample]] = torch.from_numpy(outside_targets).to(targets)
+    nearest_vertex = torch.from_numpy(np.concatenate([vertex for vertex, _ in found])).to(device)
+
+    term_predicted = (points - targets).pow(2).sum(dim=-1).mean(dim=1)  # (N,)
+    squared = (foreground - points[sample_of_pixel, nearest_vertex]).pow(2).sum(dim=1)  # (M,)
+    term_ground_truth = torch.zeros(len(usable), device=device, dtype=points.dtype).index_add(0, sample_of_pixel, squared) / pixel_counts.to(points.dtype)
+    divisor = torch.tensor(float(len(usable)), device=device) if num_samples is None else num_samples.clamp(min=1.0)
+    return (term_predicted + term_ground_truth).sum() / divisor

@@ -20,6 +20,7 @@ import math
 import signal
 import threading
 import time
+from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,16 +92,17 @@ class Prediction:
     parts: ThetaParts
     output: BodyModelOutput
     keypoints_2d: torch.Tensor
-    vertices_px: torch.Tensor
+    vertices_px: torch.Tensor | None
     body: BodyForCritic
 
 
-def predict_body(theta: torch.Tensor, body_model: BodyModel, image_size: int) -> Prediction:
-    """Pose and project the body model for Θ (B,85)."""
+def predict_body(theta: torch.Tensor, body_model: BodyModel, image_size: int, with_vertices: bool = True) -> Prediction:
+    """Pose and project the body model for Θ (B,85); ``with_vertices=False`` skips the mesh
+    (``vertices_px`` and ``output.vertices`` are then None: runs without L_mr need no mesh)."""
     parts = split_theta(theta)
-    output = body_model(parts.global_orient, parts.body_pose, parts.betas)
+    output = body_model(parts.global_orient, parts.body_pose, parts.betas, with_vertices=with_vertices)
     keypoints_2d = weak_perspective_projection(output.keypoints_lsp, parts.camera)
-    vertices_px = normalized_to_crop_pixels(weak_perspective_projection(output.vertices, parts.camera), image_size)
+    vertices_px = normalized_to_crop_pixels(weak_perspective_projection(output.vertices, parts.camera), image_size) if output.vertices is not None else None
     return Prediction(parts=parts, output=output, keypoints_2d=keypoints_2d, vertices_px=vertices_px, body=body_for_critic(output, parts.betas))
 
 
@@ -125,8 +127,18 @@ class RealBodySampler:
         mix = torch.rand(count, generator=self.generator)[context.rank :: context.world_size].to(device)
         poses, betas = self.poses[index].to(device), self.betas[index].to(device)
         with torch.no_grad():
-            output = self.body_model(poses[:, :3], poses[:, 3:], betas)
+            output = self.body_model(poses[:, :3], poses[:, 3:], betas, with_vertices=False)
         return body_for_critic(output, betas), mix
+
+
+def adam(parameters: Iterable[nn.Parameter], lr: float) -> torch.optim.Adam:
+    """Adam with the fused kernel (one pass over all parameters on CPU and CUDA: on this
+    project's CPU step it is ~4x faster than the per-tensor loop), the plain one elsewhere."""
+    parameters = list(parameters)
+    try:
+        return torch.optim.Adam(parameters, lr=lr, fused=True)
+    except RuntimeError:  # a device without a fused kernel
+        return torch.optim.Adam(parameters, lr=lr)
 
 
 def mesh_loss_weight(config: TrainConfig, step: int, total_steps: int) -> float:
@@ -156,7 +168,7 @@ def generator_losses(
     num_coordinates = global_sum(batch.keypoints_2d[..., 2].sum() * 2, context) / context.world_size
     num_silhouettes = global_sum(batch.has_silhouette.sum().float(), context) / context.world_size
     for theta in stages:
-        pred = predict_body(theta, networks.body_model, config.image_size)
+        pred = predict_body(theta, networks.body_model, config.image_size, with_vertices=config.w_mr > 0)
         loss_kpr = keypoint_reprojection_loss(pred.keypoints_2d, batch.keypoints_2d, num_coordinates)
         loss_mr = total * 0
         if config.w_mr > 0:
@@ -316,8 +328,8 @@ def train(config: TrainConfig) -> TrainResult:
     networks.model.to(device)
     if networks.critic is not None:
         networks.critic.to(device)
-    optimizer_generator = torch.optim.Adam(networks.model.parameters(), lr=config.lr_generator)
-    optimizer_critic = torch.optim.Adam(networks.critic.parameters(), lr=config.lr_critic) if networks.critic is not None else None
+    optimizer_generator = adam(networks.model.parameters(), config.lr_generator)
+    optimizer_critic = adam(networks.critic.parameters(), config.lr_critic) if networks.critic is not None else None
 
     step, epoch, batch_in_epoch, last_saved_step = 0, 0, 0, None
     if config.checkpoint_path.is_file():
