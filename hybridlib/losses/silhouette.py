@@ -137,6 +137,8 @@ def mesh_reprojection_loss(
     else:
         nearest = nearest_foreground[chosen].to(device)
     detached = points.detach()
+    if not torch.isfinite(detached).all():  # a diverged prediction: the loss says so (NaN), the training loop stops on it
+        return points_px.sum() * torch.nan
     targets = _nearest_foreground_targets(detached, nearest)
     sample_of_pixel, rows, columns = torch.nonzero(masks, as_tuple=True)
     foreground = torch.stack([columns, rows], dim=1).to(points.dtype) + 0.5  # (M,2) all samples' S_GT pixel centres

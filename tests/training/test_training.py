@@ -73,6 +73,30 @@ def test_a_non_finite_loss_names_the_step_and_keeps_the_last_good_checkpoint(gen
     assert load_checkpoint(config.checkpoint_path)["step"] == 2
 
 
+def test_a_nan_in_a_batch_stops_the_run_at_that_step(generated_root, tmp_path, monkeypatch):
+    real_collate = loop.collate_samples
+    batches = {"count": 0}
+
+    def collate_with_a_nan(samples):
+        batch = real_collate(samples)
+        batches["count"] += 1
+        if batches["count"] == 4:  # the fourth batch: step index 3
+            batch.image[1, :, 5, 5] = float("nan")
+        return batch
+
+    monkeypatch.setattr(loop, "collate_samples", collate_with_a_nan)
+    config = _config(generated_root, tmp_path / "nan-batch", checkpoint_every=2)
+    with pytest.raises(TrainingDivergedError, match=r"step 3: loss_\w+ = nan is not finite; training stopped.*step 2\) is kept"):
+        train(config)
+    assert load_checkpoint(config.checkpoint_path)["step"] == 2
+
+
+def test_a_diverging_learning_rate_stops_with_the_step_and_the_loss(generated_root, tmp_path):
+    config = _config(generated_root, tmp_path / "diverging", critic="with_rotation", lr_generator=1e6, max_steps=40)
+    with pytest.raises(TrainingDivergedError, match=r"step \d+: loss_\w+ = (nan|inf|-inf) is not finite.*Lower the learning rates"):
+        train(config)
+
+
 def test_bad_configurations_are_refused(tmp_path):
     with pytest.raises(ValueError, match="critic must be one of"):
         TrainConfig(data_root=".", out_dir=".", critic="gan")
