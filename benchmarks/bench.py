@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from benchmarks.body_model_and_rendering import body_model_cases, median_ms
 from benchmarks.data_generation_and_loading import generator_rate, loader_rate
 from benchmarks.training_step import mesh_loss_times, step_times
 from hybridlib.body_model import OPEN_BODY_MODEL, OPEN_BODY_MODEL_LITE, BodyModel
@@ -55,28 +55,9 @@ def machine_name() -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-").lower()[:80]
 
 
-def _median_ms(function, repeats: int) -> float:
-    function()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times)
-
-
 def body_model_ms(repeats: int, batch_size: int = 8) -> float:
     """Full open body model forward+backward at batch 8 (pose and shape require grad)."""
-    body_model = BodyModel(OPEN_BODY_MODEL)
-    generator = torch.Generator().manual_seed(0)
-    pose, betas = 0.2 * torch.randn(batch_size, 72, generator=generator), torch.randn(batch_size, 10, generator=generator)
-
-    def forward_backward() -> None:
-        pose_, betas_ = pose.clone().requires_grad_(), betas.clone().requires_grad_()
-        output = body_model(pose_[:, :3], pose_[:, 3:], betas_)
-        (output.vertices.sum() + output.keypoints_lsp.sum()).backward()
-
-    return _median_ms(forward_backward, repeats)
+    return median_ms(body_model_cases(BodyModel(OPEN_BODY_MODEL), batch_size)["forward+backward"], repeats)
 
 
 def mesh_loss_by_vertex_count(data: Path, repeats: int) -> list[dict[str, object]]:
@@ -92,7 +73,7 @@ def mesh_loss_by_vertex_count(data: Path, repeats: int) -> list[dict[str, object
         def fast() -> None:
             mesh_reprojection_loss(points, batch.silhouette, batch.has_silhouette, batch.silhouette_nearest).backward()
 
-        rows.append({"case": f"L_mr fast, {points.shape[1]} vertices ({label})", "batch": 8, "image_px": 224, "ms": round(_median_ms(fast, repeats), 1)})
+        rows.append({"case": f"L_mr fast, {points.shape[1]} vertices ({label})", "batch": 8, "image_px": 224, "ms": round(median_ms(fast, repeats), 1)})
     return rows
 
 
