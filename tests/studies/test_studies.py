@@ -106,3 +106,14 @@ def test_table_2_adds_a_pretrained_spin_format_checkpoint_as_its_own_row(tmp_pat
     table = pd.read_csv(out_dir / "table.csv")
     assert list(table["configuration"]) == ["KPR only", "combined", "HMR baseline", "pretrained checkpoint (SPIN format, not trained here)"]
     assert pd.notna(table["kpr_loss"].iloc[3]) and pd.isna(table["paper_kpr_loss"].iloc[3]) and table["paper_kpr_loss"].iloc[:3].notna().all()
+
+
+def test_the_readme_results_block_is_built_from_the_committed_files():
+    from hybridlib.studies.summary import results_section, study_summary
+
+    overfit = study_summary("01_overfit_8_images", "cpu")
+    table = pd.read_csv(REPOSITORY_ROOT / "results" / "01_overfit_8_images" / "cpu" / "table.csv")
+    assert overfit is not None and f"{table['kpr_loss'].iloc[0]:.3f}" in overfit and "HOLDS" in overfit
+    assert study_summary("01_overfit_8_images", "no-such-preset") is None
+    readme = (REPOSITORY_ROOT / "README.md").read_text()
+    assert results_section("cpu") in readme, "README's results block is stale: run python -m hybridlib.studies.summary --preset cpu --readme"

@@ -1,0 +1,85 @@
+"""The README's results section, built from the committed ``results/<study>/<preset>/`` files, so
+that no number in it is typed by hand:
+
+    python -m hybridlib.studies.summary --preset cpu            # print the Markdown
+    python -m hybridlib.studies.summary --preset cpu --readme   # replace the block in README.md
+
+The block sits between ``<!-- results:<preset> -->`` and ``<!-- /results:<preset> -->``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+
+import pandas as pd
+
+from hybridlib.studies.presets import REPOSITORY_ROOT
+
+RESULTS = REPOSITORY_ROOT / "results"
+SHOWN = {  # study: (key columns, our columns, the paper's columns)
+    "01_overfit_8_images": (["configuration"], ["kpr_loss", "mr_loss", "pck_0.2", "joints_outside_limits_pct", "kpr_loss_std"], []),
+    "02_lsp_ablation": (["critic", "losses"], ["kpr_loss", "mr_loss", "pck_0.2", "silhouette_iou", "pa_mpjpe_mm", "joints_outside_limits_pct"], ["paper_kpr_loss", "paper_mr_loss"]),
+    "03_lspet_vs_hmr": (["configuration"], ["kpr_loss", "mr_loss", "pck_0.2", "silhouette_iou", "pa_mpjpe_mm", "joints_outside_limits_pct"], ["paper_kpr_loss", "paper_mr_loss"]),
+}
+TITLES = {
+    "01_overfit_8_images": "8-image overfitting (paper Fig. 4), mean over seeds",
+    "02_lsp_ablation": "Table 1: LSP, with and without critic",
+    "03_lspet_vs_hmr": "Table 2: LSP + LSP extended versus the HMR baseline",
+}
+
+
+def study_summary(study: str, preset: str) -> str | None:
+    """Markdown for one study's committed results (None when they are absent)."""
+    folder = RESULTS / study / preset
+    if not (folder / "table.csv").is_file():
+        return None
+    table = pd.read_csv(folder / "table.csv")
+    keys, ours, paper = SHOWN[study]
+    shown = table[[column for column in keys + ours + paper if column in table.columns]]
+    provenance = json.loads((folder / "provenance.json").read_text())
+    findings = [line[2:] for line in (folder / "findings.md").read_text().splitlines() if line.startswith("- ")]
+    train_minutes = provenance.get("train_seconds_all_configurations", float("nan")) / 60
+    return "\n".join(
+        [
+            f"**{TITLES[study]}** — `results/{study}/{preset}/` (commit {provenance['git_commit'][:7]}, {provenance['device']}, "
+            f"{train_minutes:.0f} min of training):",
+            "",
+            shown.to_markdown(index=False, floatfmt=".3f"),
+            "",
+            *[f"- {finding}" for finding in findings],
+        ]
+    )
+
+
+def results_section(preset: str) -> str:
+    """The whole block: every study with committed results under ``preset``."""
+    parts = [summary for study in SHOWN if (summary := study_summary(study, preset)) is not None]
+    return "\n\n".join(parts)
+
+
+def write_readme(preset: str) -> None:
+    """Replace the README block between the preset's markers with :func:`results_section`."""
+    readme = REPOSITORY_ROOT / "README.md"
+    start, end = f"<!-- results:{preset} -->", f"<!-- /results:{preset} -->"
+    text = readme.read_text()
+    if start not in text or end not in text:
+        raise SystemExit(f"README.md has no {start} … {end} block: add the two markers where the results go")
+    block = f"{start}\n{results_section(preset)}\n{end}"
+    readme.write_text(re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _: block, text, flags=re.DOTALL))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m hybridlib.studies.summary", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="cpu")
+    parser.add_argument("--readme", action="store_true", help="write the block into README.md instead of printing it")
+    args = parser.parse_args(argv)
+    if args.readme:
+        write_readme(args.preset)
+    else:
+        print(results_section(args.preset))
+
+
+if __name__ == "__main__":
+    main()
