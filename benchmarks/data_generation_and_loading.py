@@ -19,7 +19,6 @@ import torch
 import hybridlib.data.generate as generate
 from hybridlib.data.dataset import DataConfig, build_dataset, collate_samples
 from hybridlib.data.transforms import AugmentationConfig
-from hybridlib.training.loop import single_threaded_worker
 
 
 def generator_rate(out_dir: Path, images: int) -> float:
@@ -40,9 +39,7 @@ def generator_rate(out_dir: Path, images: int) -> float:
 def loader_rate(root: Path, workers: int, batches: int, batch_size: int = 8, image_size: int = 224) -> float:
     """Samples/s of a DataLoader over the generated LSP+LSPET training set (augmented crops)."""
     dataset = build_dataset(DataConfig(root=root, use_lspet=True, augmentation=AugmentationConfig(image_size=image_size)), "train")
-    loader = torch.utils.data.DataLoader(
-        dataset, batch_size=batch_size, shuffle=True, num_workers=workers, collate_fn=collate_samples, persistent_workers=workers > 0, worker_init_fn=single_threaded_worker
-    )
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=workers, collate_fn=collate_samples, persistent_workers=workers > 0)
     iterator = iter(loader)
     next(iterator)  # start-up (worker processes) is not throughput
     started = time.perf_counter()

@@ -25,7 +25,7 @@ from hybridlib.losses.silhouette import mesh_reprojection_loss, reference_pixel_
 from hybridlib.models.spin_format import load_spin_checkpoint
 from hybridlib.training.checkpoint import load_checkpoint
 from hybridlib.training.config import TrainConfig
-from hybridlib.training.loop import Networks, build_networks, predict_body, resolve_device, single_threaded_worker
+from hybridlib.training.loop import Networks, build_networks, predict_body, resolve_device
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def evaluate(networks: Networks, dataset: torch.utils.data.Dataset, config: Eval
         networks.critic.to(device).eval()
     if config.max_images is not None:
         dataset = torch.utils.data.Subset(dataset, range(min(config.max_images, len(dataset))))
-    loader = torch.utils.data.DataLoader(dataset, batch_size=config.batch_size, num_workers=config.num_workers, collate_fn=collate_samples, worker_init_fn=single_threaded_worker)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=config.batch_size, num_workers=config.num_workers, collate_fn=collate_samples)
     rest = networks.body_model(torch.zeros(1, 3, device=device), torch.zeros(1, 69, device=device), torch.zeros(1, 10, device=device))
     reference_skeleton = rest.keypoints_lsp[0]
 

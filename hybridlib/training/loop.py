@@ -25,7 +25,6 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -130,12 +129,6 @@ class RealBodySampler:
         with torch.no_grad():
             output = self.body_model(poses[:, :3], poses[:, 3:], betas, with_vertices=False)
         return body_for_critic(output, betas), mix
-
-
-def single_threaded_worker(_worker_id: int) -> None:
-    """DataLoader workers decode and warp one sample at a time: one OpenCV thread each, so that
-    they do not compete with the training process's own threads (torch already uses one)."""
-    cv2.setNumThreads(1)
 
 
 def adam(parameters: Iterable[nn.Parameter], lr: float) -> torch.optim.Adam:
@@ -411,7 +404,6 @@ def train(config: TrainConfig) -> TrainResult:
                 num_workers=config.num_workers,
                 collate_fn=collate_samples,
                 generator=torch.Generator().manual_seed(config.seed),  # keeps the global RNG untouched
-                worker_init_fn=single_threaded_worker,
                 pin_memory=device.type == "cuda",
             )
             for batch in loader if step < total_steps else ():
