@@ -351,10 +351,15 @@ def generate_dataset(out_dir: str | Path, config: GeneratorConfig = GeneratorCon
         os.replace(path.with_suffix(".tmp.npz"), path)
         bar.update(len(task["indices"]))
 
-    if workers == 1:
-        _init_worker(config.body_model)
-        for task in pending:
-            store(task, _render_chunk(task))
+    if workers == 1:  # in this process: its thread settings are restored afterwards
+        torch_threads, opencv_threads = torch.get_num_threads(), cv2.getNumThreads()
+        try:
+            _init_worker(config.body_model)
+            for task in pending:
+                store(task, _render_chunk(task))
+        finally:
+            torch.set_num_threads(torch_threads)
+            cv2.setNumThreads(opencv_threads)
     else:
         with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(config.body_model,)) as pool:
             for task, result in zip(pending, pool.imap(_render_chunk, pending)):
