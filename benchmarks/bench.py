@@ -220,13 +220,25 @@ Measured with torch.profiler and cProfile on the `cpu` preset's step (ResNet-18,
 the overhead over the encoder was largest:
 
 - L_mr: one batched gather over all samples for the predicted → S_GT term instead of a
-  per-sample loop; the S_GT → predicted k-d trees are built unbalanced (half the build time, same
-  queries) and searched in threads outside the GIL.
+  per-sample loop, on int32 flat indices without (N,V,9,2) intermediates; the S_GT → predicted
+  k-d trees are built unbalanced (half the build time, same queries). Searching them in threads
+  measured no faster (building a tree holds the GIL), so they run in turn.
 - Adam: the fused kernel (one pass over all parameters; ~4x faster than the per-tensor loop
   on the CPU).
 - Body model: a skeleton-only forward (the 24 joints and the head-top vertex, exact, ~14x
   faster than skinning the mesh) for the critic's real bodies and for runs without L_mr.
-- DataLoader workers use one OpenCV thread, so they do not compete with the training threads.
+
+## What still misses its bar, and why
+
+At the `cpu` preset's ResNet-18 and 128 px the encoder is small (~170 ms per step here) and the
+method's fixed costs are not: per step, the full 13,348-vertex body model's forward+backward
+(~23 ms: half of it the pose-blend-shape matmul, memory-bound on the 33 MB `posedirs`, and
+smplx's skinning as ~100k 4×4 batched matmuls), L_mr (~30 ms, two thirds of it building and
+searching the S_GT → predicted k-d trees), the IEF regressor (~8 ms), Adam (~6 ms) and the critic
+step (~4 ms). Next steps: a vertex-grid nearest search instead of the k-d trees, skinning as one
+einsum, and the lite body model as an option for CPU presets. Setting DataLoader workers to one
+OpenCV thread was tried and reverted: `cv2.setNumThreads` in a forked worker deadlocks once the
+parent has used OpenCV's thread pool.
 """
 
 

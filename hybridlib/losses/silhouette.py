@@ -20,9 +20,6 @@ Two implementations with the same value:
 
 from __future__ import annotations
 
-import concurrent.futures
-import os
-
 import numpy as np
 import scipy.spatial
 import torch
@@ -91,15 +88,16 @@ def _nearest_foreground_targets(points: torch.Tensor, nearest: torch.Tensor) -> 
     here; :func:`mesh_reprojection_loss` replaces those by a k-d tree search."""
     count, num_points, _ = points.shape
     image_size = nearest.shape[-1]
-    table = (nearest[:, 0].long() * image_size + nearest[:, 1].long()).flatten(1)  # (N,S·S) flat index of the nearest S_GT pixel
-    pixel = torch.floor(points).long().clamp(0, image_size - 1)  # (N,V,2) column, row
-    rows = torch.stack([(pixel[..., 1] + offset).clamp(0, image_size - 1) for offset in _OFFSETS], dim=-1)  # (N,V,3)
-    columns = torch.stack([(pixel[..., 0] + offset).clamp(0, image_size - 1) for offset in _OFFSETS], dim=-1)
-    around = (rows[..., :, None] * image_size + columns[..., None, :]).reshape(count, -1)  # (N,V·9)
-    found = table.gather(1, around).reshape(count, num_points, 9)
-    candidates = torch.stack([found % image_size, torch.div(found, image_size, rounding_mode="floor")], dim=-1).to(points.dtype) + 0.5  # (N,V,9,2) x, y
-    best = (candidates - points[:, :, None, :]).pow(2).sum(dim=-1).argmin(dim=-1)  # (N,V)
-    return candidates.gather(2, best[..., None, None].expand(-1, -1, 1, 2)).squeeze(2)
+    table = (nearest[:, 0].to(torch.int32) * image_size + nearest[:, 1]).flatten(1)  # (N,S·S) flat index of the nearest S_GT pixel
+    x, y = points[..., 0], points[..., 1]
+    column, row = torch.floor(x).long().clamp_(0, image_size - 1), torch.floor(y).long().clamp_(0, image_size - 1)
+    rows = torch.stack([(row + offset).clamp_(0, image_size - 1) for offset in _OFFSETS], dim=-1) * image_size  # (N,V,3)
+    columns = torch.stack([(column + offset).clamp_(0, image_size - 1) for offset in _OFFSETS], dim=-1)
+    found = table.gather(1, (rows[..., :, None] + columns[..., None, :]).reshape(count, -1)).reshape(count, num_points, 9)  # (N,V,9)
+    found_x = (found % image_size).to(points.dtype) + 0.5
+    found_y = torch.div(found, image_size, rounding_mode="floor").to(points.dtype) + 0.5
+    best = ((found_x - x[..., None]).square_() + (found_y - y[..., None]).square_()).argmin(dim=-1, keepdim=True)  # (N,V,1)
+    return torch.cat([found_x.gather(2, best), found_y.gather(2, best)], dim=-1)
 
 
 def _kd_tree(points: np.ndarray) -> scipy.spatial.cKDTree:
@@ -121,7 +119,7 @@ def mesh_reprojection_loss(
     Predicted → S_GT, for the whole batch at once: the distance transform's nearest pixels
     around each vertex's pixel (vertices outside the crop: a k-d tree over S_GT).
     S_GT → predicted: the exact nearest vertex of every foreground pixel, from a k-d tree over
-    each sample's projected vertices (built and searched in threads, outside the GIL). Both
+    each sample's projected vertices. Both
     distances are then recomputed from the chosen pairs with autograd, so gradients reach the
     vertices.
     """
@@ -159,8 +157,7 @@ def mesh_reprojection_loss(
         return nearest_vertex, outside_targets
 
     outside_numpy = outside.cpu().numpy()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=min(len(usable), os.cpu_count() or 1)) as pool:
-        found = list(pool.map(search, range(len(usable))))
+    found = [search(sample) for sample in range(len(usable))]  # (threads measured no faster: building a tree holds the GIL)
     for sample, (_, outside_targets) in enumerate(found):
         if outside_targets is not None:
             targets[sample][outside[sample]] = torch.from_numpy(outside_targets).to(targets)
