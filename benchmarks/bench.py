@@ -28,7 +28,7 @@ import torch
 
 from benchmarks.body_model_and_rendering import body_model_cases, median_ms
 from benchmarks.data_generation_and_loading import generator_rate, loader_rate
-from benchmarks.training_step import mesh_loss_times, step_times
+from benchmarks.training_step import mesh_loss_times, step_parts, step_times
 from hybridlib.body_model import OPEN_BODY_MODEL, OPEN_BODY_MODEL_LITE, BodyModel
 from hybridlib.data import DataConfig, build_dataset, collate_samples
 from hybridlib.geometry import weak_perspective_projection
@@ -127,7 +127,7 @@ def main() -> None:
     rows: list[dict[str, object]] = []
 
     def record(measure: str, value: float, bar: str, passed: bool | None, seen: str) -> None:
-        rows.append({"measure": measure, "value": round(value, 3), "bar": bar, "holds": "-" if passed is None else ("yes" if passed else "NO"), "absolute times seen": seen})
+        rows.append({"measure": measure, "value": float(f"{value:.4g}"), "bar": bar, "holds": "-" if passed is None else ("yes" if passed else "NO"), "absolute times seen": seen})
         print(f"  {measure}: {value:.3f} ({seen})", flush=True)
 
     body_ms = body_model_ms(repeats)
@@ -166,6 +166,11 @@ def main() -> None:
     table.to_csv(RESULTS / f"{machine}{suffix}.csv", index=False)
     print("\n" + table.to_markdown(index=False))
 
+    parts = step_parts(data, cpu.backbone, cpu.image_size, repeats)
+    parts_table = pd.DataFrame([{"part of one step": name, f"ms ({cpu.backbone}, {cpu.image_size} px, batch 8)": round(1000 * seconds, 1)} for name, seconds in parts.items()])
+    parts_table.to_csv(RESULTS / f"{machine}{suffix}-step-parts.csv", index=False)
+    print("\n" + parts_table.to_markdown(index=False))
+
     scaling = mesh_loss_by_vertex_count(data, repeats)
     if not args.quick:
         for batch_size in (8, 16, 32):
@@ -175,9 +180,9 @@ def main() -> None:
     scaling_table = pd.DataFrame(scaling)
     scaling_table.to_csv(RESULTS / f"{machine}{suffix}-scaling.csv", index=False)
     print("\n" + scaling_table.to_markdown(index=False))
-    written = [RESULTS / f"{machine}{suffix}.csv", RESULTS / f"{machine}{suffix}-scaling.csv"]
+    written = [RESULTS / f"{machine}{suffix}.csv", RESULTS / f"{machine}{suffix}-step-parts.csv", RESULTS / f"{machine}{suffix}-scaling.csv"]
     if not args.quick:
-        PERFORMANCE_DOC.write_text(performance_doc(machine, table, scaling_table))
+        PERFORMANCE_DOC.write_text(performance_doc(machine, table, parts_table, scaling_table))
         written.append(PERFORMANCE_DOC)
     print("\nwritten: " + ", ".join(str(path.relative_to(REPOSITORY_ROOT)) for path in written))
 
@@ -185,7 +190,7 @@ def main() -> None:
 PERFORMANCE_DOC = REPOSITORY_ROOT / "docs" / "performance.md"
 
 
-def performance_doc(machine: str, table: pd.DataFrame, scaling: pd.DataFrame) -> str:
+def performance_doc(machine: str, table: pd.DataFrame, parts: pd.DataFrame, scaling: pd.DataFrame) -> str:
     """docs/performance.md: what the benchmarks measure, the last full run's tables, what was fixed."""
     return f"""# Performance
 
@@ -210,6 +215,10 @@ ratios measured a few seconds apart are the figures to compare. Raw tables:
 
 {table.to_markdown(index=False)}
 
+## Where a `cpu`-preset step goes (each part timed alone on the same batch)
+
+{parts.to_markdown(index=False)}
+
 ## How the cost grows
 
 {scaling.to_markdown(index=False)}
@@ -230,12 +239,11 @@ the overhead over the encoder was largest:
 
 ## What still misses its bar, and why
 
-At the `cpu` preset's ResNet-18 and 128 px the encoder is small (~170 ms per step here) and the
-method's fixed costs are not: per step, the full 13,348-vertex body model's forward+backward
-(~23 ms: half of it the pose-blend-shape matmul, memory-bound on the 33 MB `posedirs`, and
-smplx's skinning as ~100k 4×4 batched matmuls), L_mr (~30 ms, two thirds of it building and
-searching the S_GT → predicted k-d trees), the IEF regressor (~8 ms), Adam (~6 ms) and the critic
-step (~4 ms). Next steps: a vertex-grid nearest search instead of the k-d trees, skinning as one
+At the `cpu` preset's ResNet-18 and 128 px the encoder is small and the method's fixed costs are
+not (the table above): the full 13,348-vertex body model's forward+backward (in torch.profiler,
+half of it is the pose-blend-shape matmul, memory-bound on the 33 MB `posedirs`, the rest mostly
+smplx's skinning as ~100k 4×4 batched matmuls), L_mr (cProfile: about two thirds of it building
+and searching the S_GT → predicted k-d trees), the IEF regressor, Adam and the critic step. Next steps: a vertex-grid nearest search instead of the k-d trees, skinning as one
 einsum, and the lite body model as an option for CPU presets. Setting DataLoader workers to one
 OpenCV thread was tried and reverted: `cv2.setNumThreads` in a forked worker deadlocks once the
 parent has used OpenCV's thread pool.

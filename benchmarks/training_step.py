@@ -16,6 +16,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -27,7 +28,7 @@ from hybridlib.losses import mesh_reprojection_loss, mesh_reprojection_loss_dens
 from hybridlib.losses.silhouette import normalized_to_crop_pixels
 from hybridlib.models import Encoder
 from hybridlib.training import TrainConfig
-from hybridlib.training.loop import Networks, RealBodySampler, adam, build_networks, critic_update, generator_losses
+from hybridlib.training.loop import Networks, RealBodySampler, adam, build_networks, critic_update, generator_losses, predict_body
 from hybridlib.training.distributed import DistributedContext
 
 
@@ -41,8 +42,18 @@ def _median_seconds(function, repeats: int) -> float:
     return statistics.median(times)
 
 
-def step_times(data: Path, backbone: str, image_size: int, repeats: int, batch_size: int = 8) -> tuple[float, float]:
-    """(bare encoder forward+backward, full training step), seconds at ``batch_size``."""
+@dataclass
+class _StepSetup:
+    config: TrainConfig
+    batch: object
+    networks: Networks
+    sampler: RealBodySampler
+    optimizer_generator: torch.optim.Optimizer
+    optimizer_critic: torch.optim.Optimizer
+    encoder: Encoder
+
+
+def _setup(data: Path, backbone: str, image_size: int, batch_size: int) -> _StepSetup:
     with tempfile.TemporaryDirectory() as out_dir:
         config = TrainConfig(data_root=str(data), out_dir=out_dir, backbone=backbone, image_size=image_size, batch_size=batch_size, pretrained=False, progress=False)
     dataset = build_dataset(DataConfig(root=data, augmentation=AugmentationConfig(image_size=image_size)), "train")
@@ -51,24 +62,67 @@ def step_times(data: Path, backbone: str, image_size: int, repeats: int, batch_s
     sampler = RealBodySampler(data / "mosh", body_model, seed=0)
     networks: Networks = build_networks(config, *sampler.mean_body_pose_and_betas())
     networks.body_model = body_model
-    optimizer_generator = adam(networks.model.parameters(), config.lr_generator)
-    optimizer_critic = adam(networks.critic.parameters(), config.lr_critic)
-    encoder = Encoder(backbone, pretrained=False)
+    return _StepSetup(
+        config, batch, networks, sampler, adam(networks.model.parameters(), config.lr_generator), adam(networks.critic.parameters(), config.lr_critic), Encoder(backbone, pretrained=False)
+    )
 
-    def encoder_only() -> None:
-        encoder.zero_grad(set_to_none=True)
-        encoder(batch.image).sum().backward()
 
-    def training_step() -> None:
-        thetas = networks.model(batch.image)
-        loss, _, pred = generator_losses(config, thetas, batch, networks)
-        optimizer_generator.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer_generator.step()
-        real, mix = sampler.sample(config.batch_size, batch.image.device, DistributedContext())
-        critic_update(config, networks, optimizer_critic, real, pred.body, mix)
+def _training_step(setup: _StepSetup) -> None:
+    config, batch, networks = setup.config, setup.batch, setup.networks
+    thetas = networks.model(batch.image)
+    loss, _, pred = generator_losses(config, thetas, batch, networks)
+    setup.optimizer_generator.zero_grad(set_to_none=True)
+    loss.backward()
+    setup.optimizer_generator.step()
+    real, mix = setup.sampler.sample(config.batch_size, batch.image.device, DistributedContext())
+    critic_update(config, networks, setup.optimizer_critic, real, pred.body, mix)
 
-    return _median_seconds(encoder_only, repeats), _median_seconds(training_step, repeats)
+
+def _encoder_only(setup: _StepSetup) -> None:
+    setup.encoder.zero_grad(set_to_none=True)
+    setup.encoder(setup.batch.image).sum().backward()
+
+
+def step_times(data: Path, backbone: str, image_size: int, repeats: int, batch_size: int = 8) -> tuple[float, float]:
+    """(bare encoder forward+backward, full training step), seconds at ``batch_size``."""
+    setup = _setup(data, backbone, image_size, batch_size)
+    return _median_seconds(lambda: _encoder_only(setup), repeats), _median_seconds(lambda: _training_step(setup), repeats)
+
+
+def step_parts(data: Path, backbone: str, image_size: int, repeats: int, batch_size: int = 8) -> dict[str, float]:
+    """Seconds of each part of one training step, measured alone on the same batch: where the
+    overhead over the encoder goes."""
+    setup = _setup(data, backbone, image_size, batch_size)
+    config, batch, networks = setup.config, setup.batch, setup.networks
+    features = networks.model.encoder(batch.image).detach()
+    theta = networks.model.regressor(features)[-1].detach()
+    with torch.no_grad():
+        prediction = predict_body(theta, networks.body_model, image_size)
+    vertices_px = prediction.vertices_px.clone().requires_grad_(True)
+    real, mix = setup.sampler.sample(config.batch_size, batch.image.device, DistributedContext())
+
+    def regressor() -> None:
+        networks.model.regressor.zero_grad(set_to_none=True)
+        sum(stage.sum() for stage in networks.model.regressor(features)).backward()
+
+    def body_model() -> None:
+        posed = predict_body(theta.clone().requires_grad_(True), networks.body_model, image_size)
+        (posed.keypoints_2d.sum() + posed.vertices_px.sum()).backward()
+
+    def mesh_loss() -> None:
+        mesh_reprojection_loss(vertices_px, batch.silhouette, batch.has_silhouette, batch.silhouette_nearest).backward()
+
+    for parameter in networks.model.parameters():
+        parameter.grad = torch.zeros_like(parameter)
+    return {
+        "encoder fwd+bwd": _median_seconds(lambda: _encoder_only(setup), repeats),
+        "IEF regressor fwd+bwd (3 stages)": _median_seconds(regressor, repeats),
+        "body model + projection fwd+bwd": _median_seconds(body_model, repeats),
+        "L_mr fast, value + gradient": _median_seconds(mesh_loss, repeats),
+        "Adam step (encoder + regressor)": _median_seconds(setup.optimizer_generator.step, repeats),
+        "critic step (real bodies, WGAN-GP)": _median_seconds(lambda: critic_update(config, networks, setup.optimizer_critic, real, prediction.body, mix), repeats),
+        "full training step": _median_seconds(lambda: _training_step(setup), repeats),
+    }
 
 
 def mesh_loss_times(data: Path, repeats: int) -> tuple[float, float, float]:
