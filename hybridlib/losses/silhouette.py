@@ -119,9 +119,8 @@ def mesh_reprojection_loss(
     Predicted → S_GT, for the whole batch at once: the distance transform's nearest pixels
     around each vertex's pixel (vertices outside the crop: a k-d tree over S_GT).
     S_GT → predicted: the exact nearest vertex of every foreground pixel, from a k-d tree over
-    each sample's projected vertices. Both
-    distances are then recomputed from the chosen pairs with autograd, so gradients reach the
-    vertices.
+    each sample's projected vertices. Both distances are then recomputed from the chosen pairs
+    with autograd, so gradients reach the vertices.
     """
     usable = _samples_with_foreground(silhouettes, has_silhouette)
     if not usable:
@@ -143,7 +142,7 @@ def mesh_reprojection_loss(
     pixel_counts = torch.bincount(sample_of_pixel, minlength=len(usable))
     outside = ((detached < 0) | (detached >= masks.shape[-1])).any(dim=-1)  # (N,V)
 
-    points_numpy, foreground_numpy = detached.cpu().numpy(), foreground.cpu().numpy()
+    points_numpy, foreground_numpy, outside_numpy = detached.cpu().numpy(), foreground.cpu().numpy(), outside.cpu().numpy()
     starts = np.concatenate([[0], np.cumsum(pixel_counts.cpu().numpy())])
 
     def search(sample: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -156,7 +155,6 @@ def mesh_reprojection_loss(
             outside_targets = own_pixels[nearest_pixel]
         return nearest_vertex, outside_targets
 
-    outside_numpy = outside.cpu().numpy()
     found = [search(sample) for sample in range(len(usable))]  # (threads measured no faster: building a tree holds the GIL)
     for sample, (_, outside_targets) in enumerate(found):
         if outside_targets is not None:

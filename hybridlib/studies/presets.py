@@ -15,6 +15,7 @@ explicit parameters (DATA_DIR, BODY_MODEL, EPOCHS, DEVICE, SEED, OUT_DIR), nothi
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -112,15 +113,15 @@ def _expect(name: str, value: object, types: tuple[type, ...], description: str)
 
 
 def _check_writable(out_dir: Path) -> None:
-    """Create OUT_DIR and write a probe file in it, so that a study fails in its first cell and
+    """OUT_DIR must be a folder this process can create and write in — checked on its nearest
+    existing ancestor without creating anything, so that a study fails in its first cell and
     not after hours of training."""
-    probe = out_dir / ".write-probe"
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        raise ParameterError(f"OUT_DIR {out_dir} is not a writable folder ({error.strerror or error}): give a folder you can write to, or None for results/<study>/<preset>/") from error
+    existing = out_dir.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        reason = f"{existing} is not a folder" if not existing.is_dir() else f"{existing} is not writable"
+        raise ParameterError(f"OUT_DIR {out_dir} is not a writable folder ({reason}): give a folder you can write to, or None for results/<study>/<preset>/")
 
 
 def resolve_settings(
