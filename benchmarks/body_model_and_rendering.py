@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 
 import cv2
-import numpy as np
 import torch
 
 from hybridlib.body_model import OPEN_BODY_MODEL, OPEN_BODY_MODEL_LITE, BodyModel

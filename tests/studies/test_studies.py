@@ -4,7 +4,6 @@ papermill with parameters, checking the table and provenance it writes."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import nbformat
 import pandas as pd
