@@ -2,13 +2,13 @@
 and nothing runs."""
 
 import importlib
-import os
 import pickle
 import numpy as np
 import pytest
 import scipy.sparse
 
 from chumpy_pickles import FakeChumpyCh, write_chumpy_pickle
+from pickle_payloads import Evaluates, OpensAFile, WritesAFile
 from hybridlib.safe_pickle import UnsafePickleError, load_numpy_pickle, load_smpl_pickle
 
 
@@ -57,30 +57,6 @@ def test_python2_module_paths_of_old_smpl_files_are_understood(tmp_path, monkeyp
     loaded = load_smpl_pickle(tmp_path / "model.pkl")
     np.testing.assert_array_equal(loaded["v_template"], contents["v_template"])
     np.testing.assert_array_equal(loaded["J_regressor"].toarray(), contents["J_regressor"].toarray())
-
-
-class WritesAFile:
-    def __init__(self, marker) -> None:
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
-
-
-class OpensAFile:
-    def __init__(self, marker) -> None:
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
-class Evaluates:
-    def __init__(self, marker) -> None:
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (eval, (f"open({self.marker!r}, 'w')",))
 
 
 @pytest.mark.parametrize("payload", [WritesAFile, OpensAFile, Evaluates])

@@ -46,6 +46,7 @@ import scipy.io
 import torch
 from tqdm import tqdm
 
+from hybridlib.atomic_write import atomic_write
 from hybridlib.body_model import BodyModel
 from hybridlib.body_model.body_model import SMPL_JOINT_NAMES
 from hybridlib.data.backgrounds import cluttered_background
@@ -346,9 +347,7 @@ def generate_dataset(out_dir: str | Path, config: GeneratorConfig = GeneratorCon
     bar.update(sum(len(task["indices"]) for task in tasks) - sum(len(task["indices"]) for task in pending))
 
     def store(task: dict, result: dict) -> None:
-        path = cache_dir / f"{task['layout'].name}_{task['chunk']:05d}.npz"
-        np.savez(path.with_suffix(".tmp.npz"), **result)
-        os.replace(path.with_suffix(".tmp.npz"), path)
+        atomic_write(cache_dir / f"{task['layout'].name}_{task['chunk']:05d}.npz", lambda handle: np.savez(handle, **result), what="generator cache chunk")
         bar.update(len(task["indices"]))
 
     if workers == 1:  # in this process: its thread settings are restored afterwards

@@ -12,14 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
-from hybridlib.atomic_write import atomic_write_text
+from hybridlib.atomic_write import atomic_write, atomic_write_text
 from hybridlib.data.generate import GeneratorConfig, generate_dataset
 from hybridlib.evaluation import EvaluationConfig, evaluate_checkpoint
 from hybridlib.studies.presets import DATA_CACHE, REPOSITORY_ROOT, StudySettings
@@ -124,7 +123,8 @@ def run_study(settings: StudySettings, specs: list[RunSpec], progress: bool = Tr
     rows = []
     for spec in specs:
         rows.append(run_configuration(settings, spec, data_dir, progress))
-        shutil.copyfile(Path(train_config(settings, spec, data_dir).log_path), losses_dir / f"{spec.slug}.csv")
+        log_path = Path(train_config(settings, spec, data_dir).log_path)
+        atomic_write(losses_dir / f"{spec.slug}.csv", lambda handle, log_path=log_path: handle.write(log_path.read_bytes()), what="loss log")
     table = pd.concat(rows, ignore_index=True)
     provenance = collect_provenance(settings, data_dir, resolve_device(settings.preset.device), time.perf_counter() - started)
     # this invocation may have reused finished runs: also record what training them took

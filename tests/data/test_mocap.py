@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+from pickle_payloads import OpensAFile
 
 from hybridlib.data.errors import DatasetFormatError
 from hybridlib.data.mocap import read_amass_npz, read_mocap_folder, read_mosh_pickle
@@ -72,17 +73,9 @@ def test_bad_amass_files_name_the_file_and_the_problem(tmp_path):
         read_amass_npz(tmp_path / "keys.npz")
 
 
-class RunsCode:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (str(self.marker), "w"))
-
-
 def test_a_pickle_with_code_is_refused_and_nothing_runs(tmp_path):
     marker = tmp_path / "pwned"
-    write_pickle(tmp_path / "evil.pkl", {"poses": np.zeros((1, 72)), "betas": RunsCode(marker)})
+    write_pickle(tmp_path / "evil.pkl", {"poses": np.zeros((1, 72)), "betas": OpensAFile(marker)})
     with pytest.raises(UnsafePickleError):
         read_mosh_pickle(tmp_path / "evil.pkl")
     with pytest.raises(UnsafePickleError):

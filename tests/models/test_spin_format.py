@@ -4,12 +4,13 @@ hybridlib's layout, evaluates like a trained model, and anything else is refused
 from __future__ import annotations
 
 import math
-import os
 import pickle
 
 import pytest
 import roma
 import torch
+
+from pickle_payloads import WritesAFile
 
 from hybridlib.evaluation import EvaluationConfig, evaluate_spin_checkpoint
 from hybridlib.geometry import THETA_LAYOUT, axis_angle_to_rotation_matrix
@@ -72,19 +73,14 @@ def test_other_files_are_refused_with_the_file_named(tmp_path):
         load_spin_checkpoint(tmp_path / "absent.pt")
 
 
-class _WritesAFile:
-    def __reduce__(self):
-        return (os.system, (f"touch {_WritesAFile.marker}",))
-
-
 def test_a_checkpoint_carrying_code_is_refused_and_nothing_runs(tmp_path):
-    _WritesAFile.marker = tmp_path / "payload-ran"
+    marker = tmp_path / "payload-ran"
     path = tmp_path / "model_checkpoint.pt"
     with open(path, "wb") as handle:  # torch.save's zip container would need a real module; a bare pickle is what an attacker ships
-        pickle.dump({"model": _WritesAFile()}, handle, protocol=2)
+        pickle.dump({"model": WritesAFile(marker)}, handle, protocol=2)
     with pytest.raises(SpinCheckpointError, match="not a readable PyTorch checkpoint"):
         load_spin_checkpoint(path)
-    assert not _WritesAFile.marker.exists()
+    assert not marker.exists()
 
 
 def test_evaluating_a_spin_checkpoint_gives_a_row_like_a_trained_model(generated_root, tmp_path):

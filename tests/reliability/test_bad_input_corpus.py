@@ -9,7 +9,6 @@ the same as the table in docs/errors.md (a test keeps the two in step):
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
 import shutil
@@ -23,6 +22,7 @@ import pytest
 import scipy.io
 import torch
 from PIL import Image
+from pickle_payloads import WritesAFile
 
 from hybridlib.body_model import OPEN_BODY_MODEL_LITE, BodyModel
 from hybridlib.body_model.body_model import BodyModelError
@@ -88,19 +88,8 @@ def _mosh_pickle(root: Path, contents: object) -> Path:
     return path
 
 
-class _RunsCode:
-    """A pickle payload that would create a file if it were ever unpickled normally."""
-
-    marker: Path
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
-
-
-def _payload(tmp: Path) -> _RunsCode:
-    payload = _RunsCode()
-    payload.marker = tmp / "payload-ran"
-    return payload
+def _payload(tmp: Path) -> WritesAFile:
+    return WritesAFile(tmp / "payload-ran")
 
 
 def _smpl_npz(tmp: Path, drop: str | None = None, vertices: int | None = None) -> Path:
