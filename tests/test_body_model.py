@@ -14,7 +14,7 @@ from hybridlib.body_model import (
     load_body_model_arrays,
 )
 from hybridlib.demo import pose_vector
-from hybridlib.geometry import UPRIGHT_GLOBAL_ORIENT
+from hybridlib.geometry import UPRIGHT_GLOBAL_ORIENT, axis_angle_to_rotation_matrix
 from hybridlib.rendering import face_normals, render_silhouette
 
 MODEL_FILES = [OPEN_BODY_MODEL, OPEN_BODY_MODEL_LITE]
@@ -236,3 +236,35 @@ def test_a_non_smpl_mesh_without_landmarks_is_refused(tmp_path):
     np.savez(tmp_path / "no_landmarks.npz", **arrays)
     with pytest.raises(BodyModelError, match=r"no_landmarks\.npz has 1229 vertices and no 'head_top_vertex'"):
         BodyModel(tmp_path / "no_landmarks.npz")
+
+
+def _smplx_reference(body_model: BodyModel, global_orient, pose, betas):
+    """smplx.SMPL's own forward on the same buffers: vertices and the 24 joints."""
+    rotations = axis_angle_to_rotation_matrix(torch.cat([global_orient, pose], dim=1).reshape(-1, 24, 3))
+    output = body_model.smpl(betas=betas, global_orient=rotations[:, :1], body_pose=rotations[:, 1:], pose2rot=False)
+    return output.vertices, output.joints[:, :24]
+
+
+@pytest.mark.parametrize("pose_blend_shapes", [False, True], ids=["open-model (none)", "random (as SMPL has)"])
+def test_the_forward_equals_smplx_in_values_and_gradients(tmp_path, pose_blend_shapes):
+    """The shortcuts of BodyModel.forward (precomputed rest joints, pose blend shapes skipped
+    when zero, element-wise skinning) give smplx.SMPL's vertices, joints and gradients."""
+    path = OPEN_BODY_MODEL_LITE
+    if pose_blend_shapes:
+        arrays = dict(np.load(OPEN_BODY_MODEL_LITE, allow_pickle=False))
+        arrays["posedirs"] = 0.01 * np.random.default_rng(0).standard_normal(arrays["posedirs"].shape).astype(np.float32)
+        path = tmp_path / "with_pose_blend_shapes.npz"
+        np.savez(path, **arrays)
+    body_model = BodyModel(path)
+    assert body_model.has_pose_blend_shapes == pose_blend_shapes
+    generator = torch.Generator().manual_seed(7)
+    global_orient, pose, betas = torch.randn(3, 3, generator=generator), 0.5 * torch.randn(3, 69, generator=generator), torch.randn(3, 10, generator=generator)
+    weights_vertices, weights_joints = torch.randn(3, body_model.num_vertices, 3, generator=generator), torch.randn(3, 24, 3, generator=generator)
+    results = []
+    for forward in (lambda *args: _smplx_reference(body_model, *args), lambda *args: (lambda out: (out.vertices, out.joints))(body_model(*args))):
+        inputs = [tensor.clone().requires_grad_() for tensor in (global_orient, pose, betas)]
+        vertices, joints = forward(*inputs)
+        ((vertices * weights_vertices).sum() + (joints * weights_joints).sum()).backward()
+        results.append((vertices, joints, *(tensor.grad for tensor in inputs)))
+    for name, expected, actual in zip(("vertices", "joints", "global_orient grad", "pose grad", "betas grad"), *results):
+        torch.testing.assert_close(actual, expected, atol=2e-5, rtol=1e-4, msg=name)

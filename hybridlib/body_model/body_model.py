@@ -5,6 +5,14 @@ SMPL file (.pkl), through one code path.
 itself — the open ``.npz`` with ``allow_pickle=False``, a licensed ``.pkl`` through the
 restricted unpickler of :mod:`hybridlib.safe_pickle` (no chumpy, no code execution) — and
 hands the arrays to ``smplx.SMPL`` as its ``data_struct``.
+
+The forward pass is smplx's linear blend skinning (its ``blend_shapes`` and
+``batch_rigid_transform`` on its buffers) with three exact shortcuts that matter on a CPU:
+the rest joints come from the joint regressor applied once to the template and the shape
+directions (they are linear in β), the pose blend shapes are skipped when the model has none
+(the open model's ``posedirs`` are all zero), and each vertex is skinned by its blended (3,4) transform rather
+than a (4,4) one. ``tests/test_body_model.py`` checks
+values and gradients against ``smplx.SMPL``'s own forward, with and without pose blend shapes.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import smplx
 import torch
+from smplx.lbs import batch_rigid_transform, blend_shapes
 from smplx.utils import Struct
 from smplx.vertex_ids import vertex_ids as SMPLX_VERTEX_IDS
 
@@ -144,27 +153,6 @@ def _smplx_model(model_path: Path, arrays: dict[str, object], vertex_ids: dict[s
         )
 
 
-def _skeleton_arrays(arrays: dict[str, object], head_top_vertex: int) -> dict[str, object]:
-    """An SMPL-layout model with 25 'vertices': the 24 rest joints (J_regressor applied to the
-    template and to every shape direction — exact, the joints are linear in β) and the head-top
-    vertex. Posed by smplx it gives the full model's joints and head top, skipping the mesh."""
-    regressor = arrays["J_regressor"]
-    regressor = np.asarray(regressor.todense() if hasattr(regressor, "todense") else regressor, dtype=np.float64)  # (24,V)
-    shapedirs = np.asarray(arrays["shapedirs"], dtype=np.float64)[:, :, :NUM_BETAS]
-    posedirs = np.asarray(arrays["posedirs"], dtype=np.float64)
-    weights = np.asarray(arrays["weights"], dtype=np.float64)
-    head = slice(head_top_vertex, head_top_vertex + 1)
-    return {
-        "v_template": np.concatenate([regressor @ np.asarray(arrays["v_template"], dtype=np.float64), np.asarray(arrays["v_template"], dtype=np.float64)[head]]),
-        "shapedirs": np.concatenate([np.einsum("jv,vcb->jcb", regressor, shapedirs), shapedirs[head]]),
-        "posedirs": np.concatenate([np.zeros((NUM_JOINTS, 3, posedirs.shape[2])), posedirs[head]]),  # joints come from the kinematic chain
-        "J_regressor": np.eye(NUM_JOINTS, NUM_JOINTS + 1),
-        "weights": np.concatenate([np.eye(NUM_JOINTS), weights[head]]),
-        "kintree_table": arrays["kintree_table"],
-        "f": np.array([[0, 1, NUM_JOINTS]], dtype=np.int64),
-    }
-
-
 class BodyModel(torch.nn.Module):
     """SMPL body model (24 joints) from the open .npz or a licensed SMPL .pkl.
 
@@ -206,13 +194,12 @@ class BodyModel(torch.nn.Module):
             raise ValueError(f"head_top_vertex={self.head_top_vertex} is outside the mesh of {self.model_path} ({self.num_vertices} vertices)")
         self.register_buffer("lsp_joint_indices", torch.tensor(LSP_FROM_SMPL_JOINTS, dtype=torch.long), persistent=False)
         self.lsp_regressor: torch.Tensor | None
-        if lsp_regressor_path is None:
-            self.register_buffer("lsp_regressor", None, persistent=False)
-            # the same model reduced to its 24 joints and the head-top vertex: LSP keypoints without the mesh
-            self.skeleton = _smplx_model(self.model_path, _skeleton_arrays(arrays, self.head_top_vertex), dict.fromkeys(face_vertex_ids, NUM_JOINTS))
-        else:
-            self.register_buffer("lsp_regressor", self._load_lsp_regressor(Path(lsp_regressor_path)), persistent=False)
-            self.skeleton = None  # keypoints regressed from all vertices: no shortcut
+        lsp_regressor = None if lsp_regressor_path is None else self._load_lsp_regressor(Path(lsp_regressor_path))
+        self.register_buffer("lsp_regressor", lsp_regressor, persistent=False)  # None: LSP keypoints = joints + head top
+        # Rest joints are linear in β: J_regressor applied once to the template and to every shape direction.
+        self.register_buffer("joint_template", self.smpl.J_regressor @ self.smpl.v_template, persistent=False)  # (24,3)
+        self.register_buffer("joint_shapedirs", torch.einsum("jv,vcb->jcb", self.smpl.J_regressor, self.smpl.shapedirs), persistent=False)  # (24,3,10)
+        self.has_pose_blend_shapes = bool(self.smpl.posedirs.abs().max() > 0)  # False for the open model
 
     def _load_lsp_regressor(self, path: Path) -> torch.Tensor:
         if not path.is_file():
@@ -232,27 +219,40 @@ class BodyModel(torch.nn.Module):
 
         global_orient (B,3) and body_pose (B,69) axis-angle radians, betas (B,10).
         ``with_vertices=False`` poses only the skeleton (joints, LSP keypoints, rotations — the
-        same values, without skinning the whole mesh; what the critic needs), unless LSP
-        keypoints are regressed from the vertices.
+        same values, skinning only the head-top vertex instead of the whole mesh; what the
+        critic needs), unless LSP keypoints are regressed from the vertices.
         """
         batch_size = global_orient.shape[0]
         pose_axis_angle = torch.cat([global_orient, body_pose], dim=1).reshape(batch_size, NUM_JOINTS, 3)
         rotation_matrices = axis_angle_to_rotation_matrix(pose_axis_angle)
-        skeleton_only = not with_vertices and self.skeleton is not None
-        smpl_output = (self.skeleton if skeleton_only else self.smpl)(
-            betas=betas,
-            global_orient=rotation_matrices[:, :1],
-            body_pose=rotation_matrices[:, 1:],
-            pose2rot=False,
-        )
-        joints = smpl_output.joints[:, :NUM_JOINTS]
-        if skeleton_only:
-            keypoints_lsp = torch.cat([joints[:, self.lsp_joint_indices], smpl_output.vertices[:, NUM_JOINTS:]], dim=1)
+        rest_joints = self.joint_template + torch.einsum("jcb,nb->njc", self.joint_shapedirs, betas)
+        joints, transforms = batch_rigid_transform(rotation_matrices, rest_joints, self.smpl.parents, dtype=rest_joints.dtype)
+        if not with_vertices and self.lsp_regressor is None:
+            head = self.head_top_vertex
+            head_top = self._skin(slice(head, head + 1), betas, rotation_matrices, transforms)
+            keypoints_lsp = torch.cat([joints[:, self.lsp_joint_indices], head_top], dim=1)
             return BodyModelOutput(vertices=None, joints=joints, keypoints_lsp=keypoints_lsp, rotation_matrices=rotation_matrices)
-        vertices = smpl_output.vertices
+        vertices = self._skin(slice(None), betas, rotation_matrices, transforms)
         if self.lsp_regressor is not None:
             keypoints_lsp = torch.einsum("kv,bvc->bkc", self.lsp_regressor.to(vertices.dtype), vertices)
         else:
             head_top = vertices[:, self.head_top_vertex : self.head_top_vertex + 1]
             keypoints_lsp = torch.cat([joints[:, self.lsp_joint_indices], head_top], dim=1)
         return BodyModelOutput(vertices=vertices, joints=joints, keypoints_lsp=keypoints_lsp, rotation_matrices=rotation_matrices)
+
+    def _skin(self, vertex_ids: slice, betas: torch.Tensor, rotation_matrices: torch.Tensor, transforms: torch.Tensor) -> torch.Tensor:
+        """Posed vertices (B,n,3) of the ``vertex_ids`` slice of the mesh: shape blend shapes,
+        pose blend shapes (when the model has any), then linear blend skinning with the joints'
+        (B,24,4,4) ``transforms`` from ``batch_rigid_transform``."""
+        batch_size = betas.shape[0]
+        smpl = self.smpl
+        shaped = smpl.v_template[vertex_ids] + blend_shapes(betas, smpl.shapedirs[vertex_ids])  # (B,n,3)
+        if self.has_pose_blend_shapes:
+            identity = torch.eye(3, dtype=rotation_matrices.dtype, device=rotation_matrices.device)
+            pose_feature = (rotation_matrices[:, 1:] - identity).reshape(batch_size, -1)  # (B,207)
+            posedirs = smpl.posedirs.reshape(smpl.posedirs.shape[0], -1, 3)[:, vertex_ids].reshape(smpl.posedirs.shape[0], -1)
+            shaped = shaped + (pose_feature @ posedirs).reshape(batch_size, -1, 3)
+        # each vertex's blended (3,4) transform times its homogeneous rest position, one batched matmul
+        blended = smpl.lbs_weights[vertex_ids] @ transforms[:, :, :3, :].reshape(batch_size, NUM_JOINTS, 12)  # (B,n,12)
+        homogeneous = torch.cat([shaped, torch.ones_like(shaped[..., :1])], dim=-1)  # (B,n,4)
+        return torch.bmm(blended.reshape(-1, 3, 4), homogeneous.reshape(-1, 4, 1)).reshape(batch_size, -1, 3)

@@ -21,7 +21,7 @@ from hybridlib.body_model import BodyModel
 from hybridlib.data import AugmentationConfig, DataConfig, build_dataset, collate_samples
 from hybridlib.evaluation import metrics
 from hybridlib.losses.keypoints import keypoint_reprojection_loss_per_sample
-from hybridlib.losses.silhouette import mesh_reprojection_loss, reference_pixel_scale
+from hybridlib.losses.silhouette import mesh_reprojection_loss_per_sample, reference_pixel_scale
 from hybridlib.models.spin_format import load_spin_checkpoint
 from hybridlib.training.checkpoint import load_checkpoint
 from hybridlib.training.config import TrainConfig
@@ -69,12 +69,8 @@ def evaluate(networks: Networks, dataset: torch.utils.data.Dataset, config: Eval
         pred = predict_body(theta, networks.body_model, batch.image.shape[-1])
         parts, output = pred.parts, pred.output
         collected["kpr"].append(keypoint_reprojection_loss_per_sample(pred.keypoints_2d, batch.keypoints_2d))
-        for index in range(len(batch)):
-            if batch.has_silhouette[index]:
-                one = slice(index, index + 1)
-                loss = mesh_reprojection_loss(pred.vertices_px[one], batch.silhouette[one], batch.has_silhouette[one], batch.silhouette_nearest[one])
-                loss = loss * reference_pixel_scale(batch.image.shape[-1])
-                collected["mr"].append(loss.reshape(1))
+        mesh_losses = mesh_reprojection_loss_per_sample(pred.vertices_px, batch.silhouette, batch.has_silhouette, batch.silhouette_nearest)  # NaN: no silhouette
+        collected["mr"].append(mesh_losses * reference_pixel_scale(batch.image.shape[-1]))
         collected["pck"].append(metrics.pck(pred.keypoints_2d, batch.keypoints_2d))
         collected["iou"].append(metrics.silhouette_iou(output.vertices.cpu(), networks.body_model.faces, parts.camera.cpu(), batch.silhouette.cpu(), batch.has_silhouette.cpu()))
         collected["outside"].append(metrics.joints_outside_limits_percent(output.rotation_matrices))

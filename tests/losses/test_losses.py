@@ -16,6 +16,7 @@ from hybridlib.losses import (
     lsgan_generator_loss,
     mesh_reprojection_loss,
     mesh_reprojection_loss_dense,
+    mesh_reprojection_loss_per_sample,
     wgan_generator_loss,
     wgan_gp_critic_loss,
 )
@@ -65,7 +66,7 @@ def test_fast_mesh_loss_equals_dense_on_random_cases(seed):
     nearest = torch.from_numpy(np.stack([nearest_foreground_indices(mask.numpy()) for mask in silhouettes]))
     fast = mesh_reprojection_loss(points, silhouettes, has, nearest)
     (fast_gradient,) = torch.autograd.grad(fast, points)
-    assert fast.item() == pytest.approx(dense.item(), rel=0.01)
+    assert fast.item() == pytest.approx(dense.item(), rel=1e-3)  # the issue asks for 1 %; measured ~1e-5
     assert torch.nn.functional.cosine_similarity(fast_gradient.flatten(), dense_gradient.flatten(), dim=0) >= 0.99
     assert dense_gradient[1].abs().sum() == 0  # the sample without silhouette takes no part
 
@@ -81,7 +82,7 @@ def test_fast_mesh_loss_equals_dense_on_generated_bodies(generated_root):
     (dense_gradient,) = torch.autograd.grad(dense, points)
     fast = mesh_reprojection_loss(points, batch.silhouette, batch.has_silhouette)
     (fast_gradient,) = torch.autograd.grad(fast, points)
-    assert fast.item() == pytest.approx(dense.item(), rel=0.01)
+    assert fast.item() == pytest.approx(dense.item(), rel=1e-3)  # the issue asks for 1 %; measured ~1e-5
     assert torch.nn.functional.cosine_similarity(fast_gradient.flatten(), dense_gradient.flatten(), dim=0) >= 0.99
 
 
@@ -120,3 +121,17 @@ def test_wasserstein_and_least_squares_losses_have_the_right_signs():
     assert lsgan_generator_loss(torch.ones(3, 25)).item() == 0.0
     assert lsgan_discriminator_loss(torch.ones(3, 25), torch.zeros(3, 25)).item() == 0.0
     assert lsgan_discriminator_loss(torch.zeros(3, 25), torch.ones(3, 25)).item() == pytest.approx(50.0)
+
+
+def test_per_sample_mesh_loss_gives_each_sample_its_own_loss_and_nan_when_left_out():
+    generator = torch.Generator().manual_seed(5)
+    silhouettes = torch.stack([_blob_silhouette(48, 40 + index) for index in range(4)])
+    silhouettes[3] = False  # an empty silhouette: left out, as a missing one
+    points = torch.rand(4, 500, 2, generator=generator) * 48
+    has = torch.tensor([True, False, True, True])
+    per_sample = mesh_reprojection_loss_per_sample(points, silhouettes, has)
+    assert per_sample.shape == (4,) and torch.isnan(per_sample[[1, 3]]).all()
+    for index in (0, 2):
+        alone = mesh_reprojection_loss_dense(points[index : index + 1], silhouettes[index : index + 1], has[index : index + 1])
+        assert per_sample[index].item() == pytest.approx(alone.item(), rel=1e-3)
+    assert mesh_reprojection_loss(points, silhouettes, has).item() == pytest.approx(per_sample[[0, 2]].mean().item(), rel=1e-6)
