@@ -17,7 +17,7 @@ import torch
 
 from hybridlib.body_model import SMPL_JOINT_NAMES, BodyModel
 from hybridlib.geometry import NUM_BETAS, NUM_BODY_JOINTS, UPRIGHT_GLOBAL_ORIENT
-from hybridlib.rendering import render_mesh, write_image
+from hybridlib.rendering import render_mesh, tile_images, write_image
 
 
 @dataclass(frozen=True)
@@ -79,10 +79,7 @@ def gallery(images: dict[str, np.ndarray], columns: int = 4) -> np.ndarray:
         tile = image.copy()
         cv2.putText(tile, name, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
         tiles.append(tile)
-    while len(tiles) % columns:
-        tiles.append(np.zeros_like(tiles[0]))
-    rows = [np.concatenate(tiles[i : i + columns], axis=1) for i in range(0, len(tiles), columns)]
-    return np.concatenate(rows, axis=0)
+    return tile_images(tiles, columns)
 
 
 def main(argv: list[str] | None = None) -> Path:

@@ -227,6 +227,16 @@ def draw_keypoints(image: np.ndarray, keypoints_px: np.ndarray, colour: tuple[in
     return canvas
 
 
+def tile_images(tiles: list[np.ndarray], columns: int) -> np.ndarray:
+    """Tile same-sized RGB images (H,W,3) row by row, ``columns`` per row; the last row is
+    padded with black tiles. Returns (rows·H, columns·W, 3)."""
+    if not tiles:
+        raise ValueError("no images to tile")
+    padding = [np.zeros_like(tiles[0])] * (-len(tiles) % columns)
+    padded = list(tiles) + padding
+    return np.concatenate([np.concatenate(padded[start : start + columns], axis=1) for start in range(0, len(padded), columns)], axis=0)
+
+
 def write_image(path: str | Path, image_rgb: np.ndarray) -> Path:
     """Write an RGB (H,W,3) or grey (H,W) uint8 image; creates parent folders. Returns the path."""
     path = Path(path)

@@ -13,6 +13,7 @@ from hybridlib.rendering import (
     render_mesh,
     render_mesh_premultiplied,
     render_silhouette,
+    tile_images,
     write_image,
 )
 
@@ -119,3 +120,13 @@ def test_overlay_blends_only_under_the_mesh(tmp_path):
     assert path.is_file() and path.stat().st_size > 0
     with pytest.raises(ValueError, match="square"):
         overlay_mesh(np.zeros((10, 20, 3), np.uint8), vertices, faces, np.array([1.0, 0.0, 0.0]))
+
+
+def test_tile_images_lays_out_rows_and_pads_the_last_one_with_black():
+    tiles = [np.full((4, 6, 3), value, np.uint8) for value in (10, 20, 30, 40, 50)]
+    sheet = tile_images(tiles, columns=2)
+    assert sheet.shape == (12, 12, 3)
+    assert sheet[0, 0, 0] == 10 and sheet[0, 6, 0] == 20 and sheet[4, 0, 0] == 30 and sheet[8, 0, 0] == 50
+    assert (sheet[8:, 6:] == 0).all()  # the padding tile
+    with pytest.raises(ValueError, match="no images"):
+        tile_images([], columns=2)

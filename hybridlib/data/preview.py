@@ -15,7 +15,7 @@ import torch
 
 from hybridlib.data.dataset import DataConfig, Sample, build_dataset
 from hybridlib.data.transforms import denormalise_image
-from hybridlib.rendering import write_image
+from hybridlib.rendering import tile_images, write_image
 
 # LSP keypoint pairs drawn as bones: legs, arms, head, shoulders, hips, torso sides.
 LSP_SKELETON = ((0, 1), (1, 2), (3, 4), (4, 5), (6, 7), (7, 8), (9, 10), (10, 11), (12, 13), (8, 12), (9, 12), (2, 3), (2, 8), (3, 9))
@@ -55,11 +55,7 @@ def contact_sheet(dataset: torch.utils.data.Dataset, count: int = 16, columns: i
     if count == 0:
         raise ValueError("the dataset is empty: nothing to draw")
     indices = np.linspace(0, len(dataset) - 1, count).round().astype(int)
-    tiles = [draw_sample(dataset[int(index)]) for index in indices]
-    while len(tiles) % columns:
-        tiles.append(np.zeros_like(tiles[0]))
-    rows = [np.concatenate(tiles[start : start + columns], axis=1) for start in range(0, len(tiles), columns)]
-    return np.concatenate(rows, axis=0)
+    return tile_images([draw_sample(dataset[int(index)]) for index in indices], columns)
 
 
 def main(argv: list[str] | None = None) -> Path:

@@ -6,7 +6,9 @@
 
 Each notebook is executed into ``<OUT_DIR>/<notebook>.ipynb`` beside the table, figures and
 provenance it writes (OUT_DIR = ``results/<study>/<preset>/`` by default). Finished
-configurations are reused when a study is run again.
+configurations are reused when a study is run again. ``--redraw-loss-curves`` trains nothing:
+it redraws each study's ``loss_curves.png`` from the loss logs already in its OUT_DIR (the
+notebooks' default CRITIC and W_MR_RAMP_FRACTION).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from pathlib import Path
 
 import papermill
 
-from hybridlib.studies.presets import PRESETS, REPOSITORY_ROOT
+from hybridlib.studies.presets import PRESETS, REPOSITORY_ROOT, resolve_settings
+from hybridlib.studies.studies import draw_loss_curves
 
 STUDY_NOTEBOOKS = ("01_overfit_8_images", "02_lsp_ablation", "03_lspet_vs_hmr")
 
@@ -50,11 +53,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", default=None, help="real (or generated) data folder; default: the preset's generated stand-in")
     parser.add_argument("--body-model", default=None, help="licensed SMPL .pkl or SMPL-layout .npz; default: the open body model")
     parser.add_argument("--device", default=None)
+    parser.add_argument("--redraw-loss-curves", action="store_true", help="only redraw loss_curves.png from the loss logs in results/<study>/<preset>/losses/")
     args = parser.parse_args(argv)
     studies = tuple(name.strip() for name in args.studies.split(",") if name.strip())
     unknown = sorted(set(studies) - set(STUDY_NOTEBOOKS))
     if unknown:
         parser.error(f"unknown studies {unknown}; choose from {', '.join(STUDY_NOTEBOOKS)}")
+    if args.redraw_loss_curves:
+        for study in studies:
+            settings = resolve_settings(study, PRESET=args.preset, OUT_DIR=str(REPOSITORY_ROOT / "results" / study / args.preset))
+            print(f"[{study}] {draw_loss_curves(study, settings)}")
+        return
     seconds = run_notebooks(args.preset, studies, args.data_dir, args.body_model, args.device)
     print(f"done in {sum(seconds.values()):.0f} s. Tables: " + ", ".join(str(Path("results") / study / args.preset / "table.md") for study in studies))
 

@@ -135,5 +135,9 @@ def run_study(settings: StudySettings, specs: list[RunSpec], progress: bool = Tr
 
 def loss_curves(settings: StudySettings, specs: list[RunSpec]) -> dict[str, dict[str, object]]:
     """{configuration slug: per-step loss columns} from the copied loss logs."""
-    return {spec.slug: read_loss_log(settings.out_dir / "losses" / f"{spec.slug}.csv") for spec in specs}
+    paths = {spec.slug: settings.out_dir / "losses" / f"{spec.slug}.csv" for spec in specs}
+    missing = [path.name for path in paths.values() if not path.is_file()]
+    if missing:
+        raise FileNotFoundError(f"no loss logs {missing} in {settings.out_dir / 'losses'}: run the study with this OUT_DIR first (its notebook, or python -m hybridlib.studies)")
+    return {slug: read_loss_log(path) for slug, path in paths.items()}
 

@@ -35,7 +35,7 @@ from hybridlib.evaluation.report import (
     write_findings,
     write_table,
 )
-from hybridlib.rendering import overlay_mesh
+from hybridlib.rendering import overlay_mesh, tile_images
 from hybridlib.studies.presets import ParameterError, StudySettings
 from hybridlib.studies.runner import RunSpec, ensure_data, loss_curves, run_study, train_config
 from hybridlib.training.loop import predict_body
@@ -54,27 +54,41 @@ class StudyResult:
     out_dir: Path
 
 
+def running_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Mean of each step's last ``window`` values (fewer at the start), same length as ``values``."""
+    cumulative = np.concatenate([[0.0], np.cumsum(values, dtype=np.float64)])
+    ends = np.arange(1, len(values) + 1)
+    starts = np.maximum(ends - window, 0)
+    return (cumulative[ends] - cumulative[starts]) / (ends - starts)
+
+
 def _curve_figure(settings: StudySettings, groups: dict[str, list[RunSpec]], path: Path, title: str) -> Path:
-    """Training L_kpr and L_mr per step, mean ± min/max over each group's runs."""
+    """Training L_kpr and L_mr per step: each group's per-step mean over its runs, faint, and its
+    running mean over 1/25 of the run, solid (min/max over the runs' running means as a band)."""
     curves = loss_curves(settings, [spec for specs in groups.values() for spec in specs])
     figure = Figure(figsize=(11, 4))
     axes = figure.subplots(1, 2)
+    window = 1
     for label, specs in groups.items():
         for axis, column in zip(axes, ("loss_kpr", "loss_mr")):
             runs = [curves[spec.slug][column] for spec in specs]
             length = min(len(run) for run in runs)
+            window = max(1, length // 25)
             stacked = np.stack([run[:length] for run in runs])
+            smoothed = np.stack([running_mean(run, window) for run in stacked])
             steps = np.arange(1, length + 1)
-            axis.plot(steps, stacked.mean(axis=0), label=label)
+            (line,) = axis.plot(steps, smoothed.mean(axis=0), label=label)
+            if window > 1:
+                axis.plot(steps, stacked.mean(axis=0), color=line.get_color(), alpha=0.2, linewidth=0.6)
             if len(runs) > 1:
-                axis.fill_between(steps, stacked.min(axis=0), stacked.max(axis=0), alpha=0.2)
+                axis.fill_between(steps, smoothed.min(axis=0), smoothed.max(axis=0), color=line.get_color(), alpha=0.2)
     for axis, name in zip(axes, ("L_kpr (normalised coordinates)", "L_mr (pixels²)")):
         axis.set_xlabel("step")
         axis.set_ylabel(name)
         axis.set_yscale("log")
         axis.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    figure.suptitle(title)
+    figure.suptitle(f"{title}; solid: running mean over {window} steps" if window > 1 else title)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     return path
@@ -112,7 +126,7 @@ OVERFIT_IMAGES = 8
 
 def _overfit_overlays(settings: StudySettings, specs: list[RunSpec], data_dir: Path, path: Path) -> Path:
     """Rows = settings (seed 0), columns = the 8 images: predicted meshes over the crops."""
-    rows = []
+    overlays = []
     for spec in specs:
         networks, config, _ = load_trained(train_config(settings, spec, data_dir).checkpoint_path)
         dataset = build_dataset(DataConfig(root=data_dir, augmentation=AugmentationConfig(image_size=config.image_size, augment=False)), "train")
@@ -120,16 +134,15 @@ def _overfit_overlays(settings: StudySettings, specs: list[RunSpec], data_dir: P
         networks.model.eval()
         with torch.no_grad():
             pred = predict_body(networks.model(batch.image)[-1], networks.body_model, config.image_size)
-        tiles = [
+        overlays.extend(
             overlay_mesh(denormalise_image(image.permute(1, 2, 0).numpy()), vertices, networks.body_model.faces, camera)
             for image, vertices, camera in zip(batch.image, pred.output.vertices, pred.parts.camera)
-        ]
-        rows.append(np.concatenate(tiles, axis=1))
-    figure = Figure(figsize=(14, 1.9 * len(rows)))
+        )
+    figure = Figure(figsize=(14, 1.9 * len(specs)))
     axis = figure.subplots()
-    axis.imshow(np.concatenate(rows, axis=0))
-    size = rows[0].shape[0]
-    axis.set_yticks([size * (index + 0.5) for index in range(len(rows))], [spec.label for spec in specs], fontsize=8)
+    axis.imshow(tile_images(overlays, OVERFIT_IMAGES))
+    size = overlays[0].shape[0]
+    axis.set_yticks([size * (index + 0.5) for index in range(len(specs))], [spec.label for spec in specs], fontsize=8)
     axis.set_xticks([])
     axis.set_title("the 8 training images, predicted meshes per loss setting (seed 0)")
     figure.tight_layout()
@@ -137,10 +150,15 @@ def _overfit_overlays(settings: StudySettings, specs: list[RunSpec], data_dir: P
     return path
 
 
+def overfit_groups(settings: StudySettings) -> dict[str, list[RunSpec]]:
+    """The overfitting study's settings, each over the preset's seeds."""
+    base = RunSpec(label="", max_images=OVERFIT_IMAGES, steps=settings.preset.overfit_steps, augment=False, batch_size=OVERFIT_IMAGES, evaluate_on="train")
+    return {label: [replace(base, label=label, seed=seed, **changes) for seed in settings.preset.overfit_seeds] for label, changes in OVERFIT_SETTINGS}
+
+
 def run_overfit_study(settings: StudySettings, progress: bool = True) -> StudyResult:
     """The 8-image overfitting study over the preset's seeds."""
-    base = RunSpec(label="", max_images=OVERFIT_IMAGES, steps=settings.preset.overfit_steps, augment=False, batch_size=OVERFIT_IMAGES, evaluate_on="train")
-    groups = {label: [replace(base, label=label, seed=seed, **changes) for seed in settings.preset.overfit_seeds] for label, changes in OVERFIT_SETTINGS}
+    groups = overfit_groups(settings)
     specs = [spec for group in groups.values() for spec in group]
     rows = run_study(settings, specs, progress)
     table = mean_over_seeds(rows, ["configuration"])
@@ -149,7 +167,7 @@ def run_overfit_study(settings: StudySettings, progress: bool = True) -> StudyRe
     out = settings.out_dir
     data_dir = ensure_data(settings, progress)
     figures = [
-        _curve_figure(settings, groups, out / "loss_curves.png", f"8-image overfitting, seeds {list(settings.preset.overfit_seeds)} ({settings.preset.name}); L_mr is not computed when w_mr = 0"),
+        draw_loss_curves("01_overfit_8_images", settings),
         _overfit_overlays(settings, [group[0] for group in groups.values()], data_dir, out / "overlays.png"),
     ]
     kpr = dict(zip(table["configuration"], table["kpr_loss"]))
@@ -188,15 +206,23 @@ def run_lsp_ablation(settings: StudySettings, critic: str = "with_rotation", ram
     findings = table_1_findings(table)
     write_findings(findings, settings.out_dir)
     table["row"] = table["losses"] + ", " + table["critic"]
-    groups = {spec.label: [spec] for _, _, spec in rows_spec}
     figures = [
         _bars_beside_paper(table, "row", settings.out_dir / "table.png", f"Table 1 ({settings.preset.name} preset) beside the paper"),
-        _curve_figure(settings, groups, settings.out_dir / "loss_curves.png", "training losses, Table 1 runs"),
+        draw_loss_curves("02_lsp_ablation", settings, critic, ramp_fraction),
     ]
     return StudyResult(table.drop(columns="row"), findings, figures, settings.out_dir)
 
 
 PRETRAINED_LABEL = "pretrained checkpoint (SPIN format, not trained here)"
+
+
+def table_2_specs(critic: str = "with_rotation") -> list[RunSpec]:
+    """Table 2's trained rows, on LSP + LSP extended."""
+    return [
+        RunSpec(label="KPR only", critic=critic, w_mr=0.0, use_lspet=True),
+        RunSpec(label="combined", critic=critic, use_lspet=True),
+        RunSpec(label="HMR baseline", critic="hmr", w_mr=0.0, use_lspet=True),
+    ]
 
 
 def run_lspet_vs_hmr(settings: StudySettings, critic: str = "with_rotation", pretrained_checkpoint: str | Path | None = None, progress: bool = True) -> StudyResult:
@@ -205,12 +231,7 @@ def run_lspet_vs_hmr(settings: StudySettings, critic: str = "with_rotation", pre
     same test images, at 224 px, posed by the study's body model."""
     if pretrained_checkpoint is not None and not Path(pretrained_checkpoint).is_file():
         raise ParameterError(f"PRETRAINED_CHECKPOINT {pretrained_checkpoint} is not a file: give SPIN's model_checkpoint.pt (or one in its layout), or None")
-    specs = [
-        RunSpec(label="KPR only", critic=critic, w_mr=0.0, use_lspet=True),
-        RunSpec(label="combined", critic=critic, use_lspet=True),
-        RunSpec(label="HMR baseline", critic="hmr", w_mr=0.0, use_lspet=True),
-    ]
-    rows = run_study(settings, specs, progress)
+    rows = run_study(settings, table_2_specs(critic), progress)
     if pretrained_checkpoint is not None:
         evaluation = EvaluationConfig(device=settings.preset.device, max_images=settings.preset.eval_max_images, progress=progress)
         pretrained = evaluate_spin_checkpoint(pretrained_checkpoint, ensure_data(settings, progress), settings.preset.body_model, evaluation)
@@ -222,6 +243,24 @@ def run_lspet_vs_hmr(settings: StudySettings, critic: str = "with_rotation", pre
     write_findings(findings, settings.out_dir)
     figures = [
         _bars_beside_paper(table, "configuration", settings.out_dir / "table.png", f"Table 2 ({settings.preset.name} preset) beside the paper"),
-        _curve_figure(settings, {spec.label: [spec] for spec in specs}, settings.out_dir / "loss_curves.png", "training losses, Table 2 runs"),
+        draw_loss_curves("03_lspet_vs_hmr", settings, critic),
     ]
     return StudyResult(table, findings, figures, settings.out_dir)
+
+
+def draw_loss_curves(study: str, settings: StudySettings, critic: str = "with_rotation", ramp_fraction: float = W_MR_RAMP_FRACTION) -> Path:
+    """Draw ``OUT_DIR/loss_curves.png`` of a study from the loss logs in ``OUT_DIR/losses/``
+    (no training: also redraws a finished study's figure, ``python -m hybridlib.studies
+    --redraw-loss-curves``). ``critic`` and ``ramp_fraction`` as the study was run with."""
+    if study == "01_overfit_8_images":
+        groups = overfit_groups(settings)
+        title = f"8-image overfitting, seeds {list(settings.preset.overfit_seeds)} ({settings.preset.name}); L_mr is not computed when w_mr = 0"
+    elif study == "02_lsp_ablation":
+        groups = {spec.label: [spec] for _, _, spec in table_1_specs(critic, ramp_fraction)}
+        title = "training losses, Table 1 runs"
+    elif study == "03_lspet_vs_hmr":
+        groups = {spec.label: [spec] for spec in table_2_specs(critic)}
+        title = "training losses, Table 2 runs"
+    else:
+        raise ValueError(f"unknown study {study!r}: choose 01_overfit_8_images, 02_lsp_ablation or 03_lspet_vs_hmr")
+    return _curve_figure(settings, groups, settings.out_dir / "loss_curves.png", title)

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 
 import nbformat
+import numpy as np
 import pandas as pd
 import papermill
 import pytest
 
 from hybridlib.studies import PRESETS, ParameterError, resolve_settings
 from hybridlib.studies.presets import REPOSITORY_ROOT
+from hybridlib.studies.studies import draw_loss_curves, running_mean
 from hybridlib.training import TrainConfig
 from hybridlib.training.loop import mesh_loss_weight
 
@@ -116,3 +118,17 @@ def test_the_readme_results_block_is_built_from_the_committed_files():
     assert study_summary("01_overfit_8_images", "no-such-preset") is None
     readme = (REPOSITORY_ROOT / "README.md").read_text()
     assert results_section("cpu") in readme, "README's results block is stale: run python -m hybridlib.studies.summary --preset cpu --readme"
+
+
+def test_running_mean_averages_the_last_window_steps():
+    assert running_mean(np.array([1.0, 2.0, 3.0, 4.0]), 2).tolist() == [1.0, 1.5, 2.5, 3.5]
+    assert running_mean(np.array([5.0, 1.0]), 1).tolist() == [5.0, 1.0]
+
+
+def test_redrawing_loss_curves_needs_a_known_study(tmp_path):
+    settings = resolve_settings("02_lsp_ablation", PRESET="smoke", OUT_DIR=str(tmp_path))
+    with pytest.raises(ValueError, match="unknown study 'table_9'"):
+        draw_loss_curves("table_9", settings)
+    with pytest.raises(FileNotFoundError, match=r"no loss logs .*kpr_only_without_critic_seed0\.csv.*run the study"):  # nothing is drawn
+        draw_loss_curves("02_lsp_ablation", settings)
+    assert not (tmp_path / "loss_curves.png").exists()
