@@ -228,40 +228,41 @@ ratios measured a few seconds apart are the figures to compare. Raw tables:
 Measured with torch.profiler and cProfile on the `cpu` preset's step (ResNet-18, 128 px), where
 the overhead over the encoder was largest:
 
-- Body model (forward+backward of the full open model at batch 8: 24.6 → 9.9 ms): the pose
-  blend shapes are skipped when the model has none (the open model's `posedirs` are all zero,
-  and their matmul against 33 MB of zeros was half the cost); the rest joints come from the
-  joint regressor applied once to the template and the shape directions; each vertex is
-  skinned by its blended 3×4 transform in one batched matmul. Values and gradients equal
-  smplx's own forward (tests/test_body_model.py, with and without pose blend shapes). A
-  skeleton-only forward (the 24 joints and the head-top vertex) serves the critic's real bodies
-  and runs without L_mr.
-- L_mr (value + gradient at 128 px, batch 8: 32.8 → 23 ms): each sample's whole search runs in
-  a thread (numpy and scipy work without the GIL): the S_GT → predicted k-d tree (unbalanced,
-  64-point leaves: fastest to build and query once) and the predicted → S_GT lookup, which now
-  takes the distance transform's answers at the four pixel centres around each vertex (one
-  gather of precomputed centres; |fast / dense − 1| about 1e-5). Evaluation computes L_mr for
-  a whole batch at once instead of image by image.
+Before this round (`make bench` at commit 46e2f44) the parts table read: body model +
+projection 22.5 ms, L_mr 32.7 ms, full step 241.1 ms, step / encoder 1.615.
+
+- Body model: the pose blend shapes are skipped when the model has none (the open model's
+  `posedirs` are all zero, and their matmul against 33 MB of zeros was half the cost); the rest
+  joints come from the joint regressor applied once to the template and the shape directions;
+  each vertex is skinned by its blended 3×4 transform in one batched matmul, with a hand-written
+  backward. Values and gradients equal smplx's own forward (tests/test_body_model.py, with and
+  without pose blend shapes). A skeleton-only forward (the 24 joints and the head-top vertex)
+  serves the critic's real bodies and runs without L_mr.
+- L_mr: each sample's whole search runs in a thread (numpy and scipy work without the GIL):
+  the S_GT → predicted k-d tree (unbalanced, 64-point leaves: fastest to build and query once)
+  and the predicted → S_GT lookup, which takes the distance transform's answers at the four
+  pixel centres around each vertex (one gather of precomputed centres; |fast / dense − 1| about
+  1e-5). Evaluation computes L_mr for a whole batch at once instead of image by image.
 - Adam: the fused kernel (one pass over all parameters; ~4x faster than the per-tensor loop
   on the CPU).
 
 ## What still misses its bar, and why
 
 At the `cpu` preset's ResNet-18, 128 px and batch 8 the encoder is small and the method's fixed
-costs are not (the parts table above). The largest is L_mr's exact nearest vertex of every S_GT
-pixel: building a k-d tree over each sample's 13,348 projected vertices and querying it costs
-about 20 ms of CPU per batch, ~13 ms on two threads — less than twice as fast because torch's
-OpenMP workers spin for a few milliseconds after every parallel op and take the second core
-(`GOMP_SPINCOUNT=1000` removes that, but slows the encoder as much). Tried and measured no
-faster, so not kept: a 3×3-window scatter-min over the pixel grid instead of the trees (22 ms in
-torch for the batch), one k-d tree for the whole batch, the IEF regressor's feature half of the
-first layer computed once per batch, the lookup in torch running beside the trees (the two then
-compete for two cores), and pykdtree instead of scipy's trees (twice as fast alone, 6.8 vs 12.3
-ms for the batch on two threads, but within the step its OpenMP queries compete with torch's
-too: no clear gain, and it would be a new LGPL dependency). Setting DataLoader workers to one OpenCV thread was
-tried and reverted: `cv2.setNumThreads` in a forked worker deadlocks once the parent has used
-OpenCV's thread pool. At batch 32, or at 224 px, the same overhead is a smaller share (the
-scaling table).
+costs are not (the parts table above). The largest is L_mr, and most of it is the exact nearest
+vertex of every S_GT pixel: a k-d tree built over each sample's 13,348 projected vertices and
+queried with its ~2,700 foreground pixels. Two threads share that work but gain less than
+twice: torch's OpenMP workers keep spinning for some milliseconds after every parallel op and
+take the second core (`GOMP_SPINCOUNT=1000` in the environment removes that, but slows the
+encoder as much, so it is not set). Tried, measured no faster in the step, and not kept: a
+3×3-window scatter-min over the pixel grid instead of the trees, one k-d tree for the whole
+batch, the IEF regressor's feature half of the first layer computed once per batch, the
+distance-transform lookup in torch running beside the trees (the two then compete for two
+cores), and pykdtree instead of scipy's trees (faster alone, but its OpenMP queries compete
+with torch's too, and it would be a new LGPL dependency). Setting DataLoader workers to one
+OpenCV thread was tried and reverted: `cv2.setNumThreads` in a forked worker deadlocks once the
+parent has used OpenCV's thread pool. With batch 16 or 32, or at 224 px, the same overhead is a
+smaller share (the scaling table).
 """
 
 
