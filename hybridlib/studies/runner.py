@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -129,6 +129,7 @@ def run_study(settings: StudySettings, specs: list[RunSpec], progress: bool = Tr
     provenance = collect_provenance(settings, data_dir, resolve_device(settings.preset.device), time.perf_counter() - started)
     # this invocation may have reused finished runs: also record what training them took
     provenance["train_seconds_all_configurations"] = round(float(table["train_seconds"].sum()), 1)
+    provenance["configurations"] = [asdict(spec) for spec in specs]  # each row's settings: critic, loss weights, schedule, seed
     atomic_write_text(settings.out_dir / "provenance.json", json.dumps(provenance, indent=1, default=str), what="provenance")
     return table
 

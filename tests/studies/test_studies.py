@@ -80,6 +80,8 @@ def test_a_notebook_run_by_papermill_writes_its_table_and_provenance(tmp_path):
     assert provenance["preset"]["name"] == "smoke" and provenance["parameters"]["SEED"] == 3
     assert len(provenance["body_model"]["sha256"]) == 64 and provenance["data"]["kind"] == "generated"
     assert provenance["train_seconds_all_configurations"] > 0
+    ramp = [row for row in provenance["configurations"] if row["w_mr_ramp_fraction"] > 0]  # the notebook's CRITIC and W_MR_RAMP_FRACTION, as run
+    assert len(provenance["configurations"]) == 7 and len(ramp) == 1 and ramp[0]["w_mr_ramp_fraction"] == 0.5 and ramp[0]["critic"] == "with_rotation"
     for key in ("git_commit", "device", "versions", "wall_seconds_this_invocation", "epochs"):
         assert key in provenance
     assert len(list((out_dir / "losses").glob("*.csv"))) == 7 and (out_dir / "findings.md").is_file() and (out_dir / "table.png").is_file()
