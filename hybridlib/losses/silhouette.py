@@ -115,11 +115,11 @@ def mesh_reprojection_loss(
     None); ``num_samples`` replaces the divisor (this batch's samples with a silhouette), e.g.
     by the count over all processes of a distributed batch.
 
-    Predicted → S_GT, for the whole batch at once: the distance transform's nearest pixels
-    around each vertex (vertices outside the crop: a k-d tree over S_GT).
-    S_GT → predicted: the exact nearest vertex of every foreground pixel, from a k-d tree over
-    each sample's projected vertices (one sample per thread). Both distances are then
-    recomputed from the chosen pairs with autograd, so gradients reach the vertices.
+    Predicted → S_GT: the distance transform's nearest pixels around each vertex (vertices
+    outside the crop: a k-d tree over S_GT). S_GT → predicted: the exact nearest vertex of every
+    foreground pixel, from a k-d tree over the sample's projected vertices. Both searches run
+    one sample per thread; both distances are then recomputed from the chosen pairs with
+    autograd, so gradients reach the vertices.
     """
     usable, losses = _per_sample_losses(points_px, silhouettes, has_silhouette, nearest_foreground)
     if not usable:
