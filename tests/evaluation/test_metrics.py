@@ -29,11 +29,12 @@ def test_pck_counts_visible_keypoints_within_a_fifth_of_the_torso():
 
 
 def test_procrustes_undoes_a_similarity_transform_and_mpjpe_is_in_millimetres():
-    joints = torch.randn(2, 14, 3)
-    rotation = torch.linalg.qr(torch.randn(3, 3)).Q
+    generator = torch.Generator().manual_seed(0)  # seeded: the draw no longer depends on which tests ran before
+    joints = torch.randn(2, 14, 3, generator=generator)
+    rotation = torch.linalg.qr(torch.randn(3, 3, generator=generator)).Q
     rotation = rotation * torch.sign(torch.linalg.det(rotation))
     moved = 1.7 * joints @ rotation + torch.tensor([0.3, -1.0, 2.0])
-    assert metrics.pa_mpjpe_mm(moved, joints).max() < 1e-3
+    assert metrics.pa_mpjpe_mm(moved, joints).max() < 1e-2  # float32 rounding at metre scale: ~1 µm (it reached 1.0e-3 mm once)
     shifted = joints.clone()
     shifted[:, 0, 0] += 0.014  # 14 mm on one of 14 joints, but the pelvis is untouched
     assert metrics.mpjpe_mm(shifted, joints)[0].item() == pytest.approx(1.0, rel=1e-4)
