@@ -201,8 +201,8 @@ ratios measured a few seconds apart are the figures to compare. Raw tables:
 
 - **train step / bare encoder**: one full training step (generator forward and backward with
   L_kpr + L_mr + the KCS critic's adversarial loss, Adam step, one WGAN-GP critic step) against
-  the encoder's forward+backward alone on the same batch of 8. The encoder is the floor; the
-  rest is hybridlib's overhead.
+  the encoder's forward+backward alone on the same batch of 8, timed in alternation (medians
+  of each). The encoder is the floor; the rest is hybridlib's overhead.
 - **L_mr dense / fast**: the all-pairs reference against the fast path on the same batch (8
   generated samples, 224 px, the full 13,348-vertex open model), and their relative difference.
 - **loader / consumption**: DataLoader samples/s with the preset's workers and augmentation

@@ -83,10 +83,25 @@ def _encoder_only(setup: _StepSetup) -> None:
     setup.encoder(setup.batch.image).sum().backward()
 
 
+def _interleaved_median_seconds(first, second, repeats: int) -> tuple[float, float]:
+    """Median seconds of two functions timed in alternation (first, second, first, …) after one
+    warm-up each, so that a shared machine's drift weighs on both alike."""
+    first()
+    second()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeats):
+        for function, seconds in zip((first, second), times):
+            started = time.perf_counter()
+            function()
+            seconds.append(time.perf_counter() - started)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 def step_times(data: Path, backbone: str, image_size: int, repeats: int, batch_size: int = 8) -> tuple[float, float]:
-    """(bare encoder forward+backward, full training step), seconds at ``batch_size``."""
+    """(bare encoder forward+backward, full training step), seconds at ``batch_size``, timed in
+    alternation."""
     setup = _setup(data, backbone, image_size, batch_size)
-    return _median_seconds(lambda: _encoder_only(setup), repeats), _median_seconds(lambda: _training_step(setup), repeats)
+    return _interleaved_median_seconds(lambda: _encoder_only(setup), lambda: _training_step(setup), repeats)
 
 
 def step_parts(data: Path, backbone: str, image_size: int, repeats: int, batch_size: int = 8) -> dict[str, float]:
