@@ -26,8 +26,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from benchmarks.body_model_and_rendering import body_model_cases, median_ms
+from benchmarks.body_model_and_rendering import body_model_cases
 from benchmarks.data_generation_and_loading import generator_rate, loader_rate
+from benchmarks.timing import median_seconds
 from benchmarks.training_step import mesh_loss_times, step_parts, step_times
 from hybridlib.body_model import OPEN_BODY_MODEL, OPEN_BODY_MODEL_LITE, BodyModel
 from hybridlib.data import DataConfig, build_dataset, collate_samples
@@ -57,7 +58,7 @@ def machine_name() -> str:
 
 def body_model_ms(repeats: int, batch_size: int = 8) -> float:
     """Full open body model forward+backward at batch 8 (pose and shape require grad)."""
-    return median_ms(body_model_cases(BodyModel(OPEN_BODY_MODEL), batch_size)["forward+backward"], repeats)
+    return 1e3 * median_seconds(body_model_cases(BodyModel(OPEN_BODY_MODEL), batch_size)["forward+backward"], repeats=repeats, warmup=3)[0]
 
 
 def mesh_loss_by_vertex_count(data: Path, repeats: int) -> list[dict[str, object]]:
@@ -73,7 +74,7 @@ def mesh_loss_by_vertex_count(data: Path, repeats: int) -> list[dict[str, object
         def fast() -> None:
             mesh_reprojection_loss(points, batch.silhouette, batch.has_silhouette, batch.silhouette_nearest).backward()
 
-        rows.append({"case": f"L_mr fast, {points.shape[1]} vertices ({label})", "batch": 8, "image_px": 224, "ms": round(median_ms(fast, repeats), 1)})
+        rows.append({"case": f"L_mr fast, {points.shape[1]} vertices ({label})", "batch": 8, "image_px": 224, "ms": round(1e3 * median_seconds(fast, repeats=repeats, warmup=3)[0], 1)})
     return rows
 
 

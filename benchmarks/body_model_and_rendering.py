@@ -1,7 +1,7 @@
 """Foundation figures: BodyModel forward and forward+backward at batch 8 (full and lite open
 model), and render / silhouette time per 224×224 image, measured side by side in one run.
 
-    .venv/bin/python benchmarks/body_model_and_rendering.py [--threads 1] [--repeats 20]
+    .venv/bin/python -m benchmarks.body_model_and_rendering [--threads 1] [--repeats 20]
 
 Prints median milliseconds per call and the ratios between the cases (absolute times
 drift on shared machines; ratios measured in one run are the figures to compare).
@@ -11,28 +11,16 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
-import time
 from collections.abc import Callable
 
 import cv2
 import torch
 
+from benchmarks.timing import median_seconds
 from hybridlib.body_model import OPEN_BODY_MODEL, OPEN_BODY_MODEL_LITE, BodyModel
 from hybridlib.demo import framing_camera
 from hybridlib.geometry import UPRIGHT_GLOBAL_ORIENT
 from hybridlib.rendering import render_mesh, render_silhouette
-
-
-def median_ms(function: Callable[[], object], repeats: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        function()
-    durations = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        durations.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(durations)
 
 
 def body_model_cases(body_model: BodyModel, batch_size: int) -> dict[str, Callable[[], object]]:
@@ -68,14 +56,14 @@ def main() -> None:
     models = {"full": BodyModel(OPEN_BODY_MODEL), "lite": BodyModel(OPEN_BODY_MODEL_LITE)}
     for variant, body_model in models.items():
         for case, function in body_model_cases(body_model, args.batch_size).items():
-            rows.append((f"BodyModel {variant} ({body_model.num_vertices} V) {case}, batch {args.batch_size}", median_ms(function, args.repeats)))
+            rows.append((f"BodyModel {variant} ({body_model.num_vertices} V) {case}, batch {args.batch_size}", 1e3 * median_seconds(function, repeats=args.repeats, warmup=3)[0]))
     for variant, body_model in models.items():
         with torch.no_grad():
             vertices = body_model(torch.tensor([UPRIGHT_GLOBAL_ORIENT]), torch.zeros(1, 69), torch.zeros(1, 10)).vertices[0].numpy()
         camera = framing_camera(vertices)
         faces = body_model.faces
-        rows.append((f"render_mesh {variant} ({len(faces)} F), 224 px", median_ms(lambda: render_mesh(vertices, faces, camera, 224), args.repeats)))
-        rows.append((f"render_silhouette {variant}, 224 px", median_ms(lambda: render_silhouette(vertices, faces, camera, 224), args.repeats)))
+        rows.append((f"render_mesh {variant} ({len(faces)} F), 224 px", 1e3 * median_seconds(lambda: render_mesh(vertices, faces, camera, 224), repeats=args.repeats, warmup=3)[0]))
+        rows.append((f"render_silhouette {variant}, 224 px", 1e3 * median_seconds(lambda: render_silhouette(vertices, faces, camera, 224), repeats=args.repeats, warmup=3)[0]))
 
     width = max(len(name) for name, _ in rows)
     print(f"{'case':<{width}}  median ms")

@@ -1,6 +1,6 @@
 """Generator and loader throughput, measured side by side in one run.
 
-    python benchmarks/data_generation_and_loading.py [--images 96] [--batches 12]
+    .venv/bin/python -m benchmarks.data_generation_and_loading [--images 96] [--batches 12]
 
 Prints: generator images/s on one core (steady state, body model loaded); bytes per image
 on disk; DataLoader samples/s at 224 px with the

@@ -1,6 +1,6 @@
 """Train-step time next to the bare encoder, and L_mr fast vs dense, measured in one run.
 
-    python benchmarks/training_step.py --data DIR [--repeats 5] [--threads N]
+    .venv/bin/python -m benchmarks.training_step --data DIR [--repeats 5] [--threads N]
 
 DIR is a generated (or real) data folder with lsp/, lsp_ext/, up-s1h/ and mosh/. Prints, per
 configuration (ResNet-50 at 224 px — the paper's — and the CPU preset's ResNet-18 at 128 px),
@@ -13,14 +13,13 @@ path vs the dense all-pairs reference, time and relative value difference.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from benchmarks.timing import median_seconds
 from hybridlib.body_model import BodyModel
 from hybridlib.data import AugmentationConfig, DataConfig, build_dataset, collate_samples
 from hybridlib.geometry import weak_perspective_projection
@@ -30,16 +29,6 @@ from hybridlib.models import Encoder
 from hybridlib.training import TrainConfig
 from hybridlib.training.loop import Networks, RealBodySampler, adam, build_networks, critic_update, generator_losses, predict_body
 from hybridlib.training.distributed import DistributedContext
-
-
-def _median_seconds(function, repeats: int) -> float:
-    function()  # warm-up
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 @dataclass
@@ -83,25 +72,11 @@ def _encoder_only(setup: _StepSetup) -> None:
     setup.encoder(setup.batch.image).sum().backward()
 
 
-def _interleaved_median_seconds(first, second, repeats: int) -> tuple[float, float]:
-    """Median seconds of two functions timed in alternation (first, second, first, …) after one
-    warm-up each, so that a shared machine's drift weighs on both alike."""
-    first()
-    second()
-    times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(repeats):
-        for function, seconds in zip((first, second), times):
-            started = time.perf_counter()
-            function()
-            seconds.append(time.perf_counter() - started)
-    return statistics.median(times[0]), statistics.median(times[1])
-
-
 def step_times(data: Path, backbone: str, image_size: int, repeats: int, batch_size: int = 8) -> tuple[float, float]:
     """(bare encoder forward+backward, full training step), seconds at ``batch_size``, timed in
     alternation."""
     setup = _setup(data, backbone, image_size, batch_size)
-    return _interleaved_median_seconds(lambda: _encoder_only(setup), lambda: _training_step(setup), repeats)
+    return median_seconds(lambda: _encoder_only(setup), lambda: _training_step(setup), repeats=repeats)
 
 
 def step_parts(data: Path, backbone: str, image_size: int, repeats: int, batch_size: int = 8) -> dict[str, float]:
@@ -130,13 +105,13 @@ def step_parts(data: Path, backbone: str, image_size: int, repeats: int, batch_s
     for parameter in networks.model.parameters():
         parameter.grad = torch.zeros_like(parameter)
     return {
-        "encoder fwd+bwd": _median_seconds(lambda: _encoder_only(setup), repeats),
-        "IEF regressor fwd+bwd (3 stages)": _median_seconds(regressor, repeats),
-        "body model + projection fwd+bwd": _median_seconds(body_model, repeats),
-        "L_mr fast, value + gradient": _median_seconds(mesh_loss, repeats),
-        "Adam step (encoder + regressor)": _median_seconds(setup.optimizer_generator.step, repeats),
-        "critic step (real bodies, WGAN-GP)": _median_seconds(lambda: critic_update(config, networks, setup.optimizer_critic, real, prediction.body, mix), repeats),
-        "full training step": _median_seconds(lambda: _training_step(setup), repeats),
+        "encoder fwd+bwd": median_seconds(lambda: _encoder_only(setup), repeats=repeats)[0],
+        "IEF regressor fwd+bwd (3 stages)": median_seconds(regressor, repeats=repeats)[0],
+        "body model + projection fwd+bwd": median_seconds(body_model, repeats=repeats)[0],
+        "L_mr fast, value + gradient": median_seconds(mesh_loss, repeats=repeats)[0],
+        "Adam step (encoder + regressor)": median_seconds(setup.optimizer_generator.step, repeats=repeats)[0],
+        "critic step (real bodies, WGAN-GP)": median_seconds(lambda: critic_update(config, networks, setup.optimizer_critic, real, prediction.body, mix), repeats=repeats)[0],
+        "full training step": median_seconds(lambda: _training_step(setup), repeats=repeats)[0],
     }
 
 
@@ -161,7 +136,7 @@ def mesh_loss_times(data: Path, repeats: int) -> tuple[float, float, float]:
         return value
 
     difference = abs(fast().item() / dense().item() - 1.0)
-    return _median_seconds(fast, repeats), _median_seconds(dense, max(1, repeats // 2)), difference
+    return median_seconds(fast, repeats=repeats)[0], median_seconds(dense, repeats=max(1, repeats // 2))[0], difference
 
 
 def main() -> None:

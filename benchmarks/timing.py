@@ -1,0 +1,23 @@
+"""The one timer every benchmark uses."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+
+def median_seconds(*functions: Callable[[], object], repeats: int, warmup: int = 1) -> tuple[float, ...]:
+    """Median wall seconds of each function over ``repeats`` calls, timed in alternation
+    (f1, f2, …, f1, f2, …) after ``warmup`` calls of each, so that a shared machine's drift
+    weighs on all of them alike."""
+    for _ in range(warmup):
+        for function in functions:
+            function()
+    durations: list[list[float]] = [[] for _ in functions]
+    for _ in range(repeats):
+        for function, seconds in zip(functions, durations):
+            started = time.perf_counter()
+            function()
+            seconds.append(time.perf_counter() - started)
+    return tuple(statistics.median(seconds) for seconds in durations)
