@@ -19,7 +19,7 @@ from pathlib import Path
 
 import papermill
 
-from hybridlib.studies.presets import PRESETS, REPOSITORY_ROOT, resolve_settings
+from hybridlib.studies.presets import PRESETS, REPOSITORY_ROOT, default_out_dir, resolve_settings
 from hybridlib.studies.studies import draw_loss_curves
 
 STUDY_NOTEBOOKS = ("01_overfit_8_images", "02_lsp_ablation", "03_lspet_vs_hmr")
@@ -29,7 +29,7 @@ def run_notebooks(preset: str, studies: tuple[str, ...] = STUDY_NOTEBOOKS, data_
     """Execute the study notebooks; returns {study: wall seconds}."""
     seconds = {}
     for study in studies:
-        out_dir = REPOSITORY_ROOT / "results" / study / preset
+        out_dir = default_out_dir(study, preset)
         out_dir.mkdir(parents=True, exist_ok=True)
         parameters = {"PRESET": preset, "DATA_DIR": data_dir, "BODY_MODEL": body_model, "DEVICE": device, "OUT_DIR": str(out_dir)}
         started = time.perf_counter()
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unknown studies {unknown}; choose from {', '.join(STUDY_NOTEBOOKS)}")
     if args.redraw_loss_curves:
         for study in studies:
-            settings = resolve_settings(study, PRESET=args.preset, OUT_DIR=str(REPOSITORY_ROOT / "results" / study / args.preset))
+            settings = resolve_settings(study, PRESET=args.preset)  # OUT_DIR: results/<study>/<preset>/
             print(f"[{study}] {draw_loss_curves(study, settings)}")
         return
     seconds = run_notebooks(args.preset, studies, args.data_dir, args.body_model, args.device)

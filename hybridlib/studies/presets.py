@@ -112,6 +112,11 @@ def _expect(name: str, value: object, types: tuple[type, ...], description: str)
         raise ParameterError(f"{name} must be {description}, got {value!r} ({type(value).__name__})")
 
 
+def default_out_dir(study: str, preset: str) -> Path:
+    """Where a study's table, figures and provenance go unless OUT_DIR says otherwise."""
+    return REPOSITORY_ROOT / "results" / study / preset
+
+
 def _check_writable(out_dir: Path) -> None:
     """OUT_DIR must be a folder this process can create and write in — checked on its nearest
     existing ancestor without creating anything, so that a study fails in its first cell and
@@ -161,7 +166,7 @@ def resolve_settings(
         data_dir = Path(DATA_DIR).expanduser()
         if not data_dir.is_dir():
             raise ParameterError(f"DATA_DIR {data_dir} is not a folder: point it at the folder holding lsp/, lsp_ext/, up-s1h/, mosh/, or leave it None to use generated data")
-    out_dir = Path(OUT_DIR) if OUT_DIR is not None else REPOSITORY_ROOT / "results" / study / PRESET
+    out_dir = Path(OUT_DIR) if OUT_DIR is not None else default_out_dir(study, PRESET)
     _check_writable(out_dir)
     parameters = {"PRESET": PRESET, "DATA_DIR": DATA_DIR, "BODY_MODEL": BODY_MODEL, "EPOCHS": EPOCHS, "DEVICE": DEVICE, "SEED": SEED, "OUT_DIR": str(out_dir)}
     return StudySettings(study=study, preset=preset, data_dir=data_dir, out_dir=out_dir, seed=SEED, parameters=parameters)

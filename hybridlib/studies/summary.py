@@ -15,9 +15,8 @@ import re
 
 import pandas as pd
 
-from hybridlib.studies.presets import REPOSITORY_ROOT
+from hybridlib.studies.presets import REPOSITORY_ROOT, default_out_dir
 
-RESULTS = REPOSITORY_ROOT / "results"
 SHOWN = {  # study: (key columns, our columns, the paper's columns)
     "01_overfit_8_images": (["configuration"], ["kpr_loss", "mr_loss", "pck_0.2", "joints_outside_limits_pct", "kpr_loss_std"], []),
     "02_lsp_ablation": (["critic", "losses"], ["kpr_loss", "mr_loss", "pck_0.2", "silhouette_iou", "pa_mpjpe_mm", "joints_outside_limits_pct"], ["paper_kpr_loss", "paper_mr_loss"]),
@@ -32,7 +31,7 @@ TITLES = {
 
 def study_summary(study: str, preset: str) -> str | None:
     """Markdown for one study's committed results (None when they are absent)."""
-    folder = RESULTS / study / preset
+    folder = default_out_dir(study, preset)
     if not (folder / "table.csv").is_file():
         return None
     table = pd.read_csv(folder / "table.csv")
