@@ -253,9 +253,11 @@ At the `cpu` preset's ResNet-18, 128 px and batch 8 the encoder is small and the
 costs are not (the parts table above). The largest is L_mr, and most of it is the exact nearest
 vertex of every S_GT pixel: a k-d tree built over each sample's 13,348 projected vertices and
 queried with its ~2,700 foreground pixels. Two threads share that work but gain less than
-twice: torch's OpenMP workers keep spinning for some milliseconds after every parallel op and
-take the second core (`GOMP_SPINCOUNT=1000` in the environment removes that, but slows the
-encoder as much, so it is not set). Tried, measured no faster in the step, and not kept: a
+twice: in isolation, torch's OpenMP workers keep spinning for some milliseconds after a
+parallel op and take the second core. Shortening that spin did not help the step:
+`GOMP_SPINCOUNT=1000 .venv/bin/python -m benchmarks.training_step --data DIR` gave step /
+encoder 1.29, 1.33, 1.36 against 1.34, 1.36, 1.35 unset, and `GOMP_SPINCOUNT=0` 1.38, 1.40
+(the encoder itself slower). Tried, measured no faster in the step, and not kept: a
 3×3-window scatter-min over the pixel grid instead of the trees, one k-d tree for the whole
 batch, the IEF regressor's feature half of the first layer computed once per batch, the
 distance-transform lookup in torch running beside the trees (the two then compete for two
