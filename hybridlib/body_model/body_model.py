@@ -258,27 +258,31 @@ class BodyModel(torch.nn.Module):
 
 class _LinearBlendSkinning(torch.autograd.Function):
     """posed (B,n,3) = Σ_k weights[v,k] · transforms[k] (3,4) · [rest_v, 1]: each vertex's blended
-    (3,4) transform in one matmul, applied in one batched matmul; the backward in as few passes
-    over (B,n,12) (autograd's own took ~40 % longer). ``weights`` (n,24) take no gradient."""
+    (3,4) transform in one matmul, then applied coordinate by coordinate with vertices last
+    ((B,3,4,n) and (B,3,n): every product runs over n contiguous values, where a batched matmul
+    of B·n tiny 3×4 matrices spent most of its time per matrix). The backward is hand-written;
+    ``weights`` (n,24) take no gradient."""
 
     @staticmethod
     def forward(ctx, weights: torch.Tensor, transforms: torch.Tensor, rest: torch.Tensor) -> torch.Tensor:
         batch_size, num_joints = transforms.shape[:2]
-        blended = (weights @ transforms.reshape(batch_size, num_joints, 12)).reshape(-1, 3, 4)  # (B·n,3,4)
-        homogeneous = torch.cat([rest, torch.ones_like(rest[..., :1])], dim=-1).reshape(-1, 4)  # (B·n,4)
-        ctx.save_for_backward(weights, blended, homogeneous)
-        return torch.bmm(blended, homogeneous.unsqueeze(-1)).reshape(rest.shape)
+        blended = (transforms.reshape(batch_size, num_joints, 12).transpose(1, 2) @ weights.T).reshape(batch_size, 3, 4, -1)  # (B,3,4,n)
+        rest_by_coordinate = rest.transpose(1, 2)  # (B,3,n)
+        posed = (blended[:, :, :3] * rest_by_coordinate[:, None]).sum(dim=2) + blended[:, :, 3]  # (B,3,n)
+        ctx.save_for_backward(weights, blended, rest_by_coordinate)
+        return posed.transpose(1, 2).contiguous()
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_posed: torch.Tensor) -> tuple[None, torch.Tensor | None, torch.Tensor | None]:
-        weights, blended, homogeneous = ctx.saved_tensors
-        batch_size = grad_posed.shape[0]
-        grad_rows = grad_posed.reshape(-1, 3)
+        weights, blended, rest_by_coordinate = ctx.saved_tensors
+        grad_by_coordinate = grad_posed.transpose(1, 2).contiguous()  # (B,3,n)
+        batch_size = grad_by_coordinate.shape[0]
         grad_transforms = grad_rest = None
         if ctx.needs_input_grad[1]:
-            grad_blended = (grad_rows.unsqueeze(-1) * homogeneous.unsqueeze(-2)).reshape(batch_size, -1, 12)
-            grad_transforms = (weights.T @ grad_blended).reshape(batch_size, -1, 3, 4)
+            homogeneous = torch.cat([rest_by_coordinate, torch.ones_like(rest_by_coordinate[:, :1])], dim=1)  # (B,4,n)
+            grad_blended = (grad_by_coordinate[:, :, None] * homogeneous[:, None]).reshape(batch_size, 12, -1)  # (B,12,n)
+            grad_transforms = (grad_blended @ weights).transpose(1, 2).reshape(batch_size, -1, 3, 4)
         if ctx.needs_input_grad[2]:
-            grad_rest = torch.bmm(grad_rows.unsqueeze(-2), blended[:, :, :3]).reshape(grad_posed.shape)
+            grad_rest = (grad_by_coordinate[:, :, None] * blended[:, :, :3]).sum(dim=1).transpose(1, 2)  # (B,n,3)
         return None, grad_transforms, grad_rest
