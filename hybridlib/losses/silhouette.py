@@ -15,20 +15,24 @@ Two implementations with the same value (|fast / dense − 1| about 1e-5 on gene
 - :func:`mesh_reprojection_loss` (and :func:`mesh_reprojection_loss_per_sample`), the fast
   path: the nearest S_GT pixel of each vertex from a Euclidean distance transform of S_GT
   (precomputed per sample: :func:`hybridlib.geometry.nearest_foreground_indices`) read at the
-  four pixel centres around the vertex, and the nearest vertex of each S_GT pixel from a k-d
-  tree over the projected vertices, one sample per thread. The distances are then recomputed
-  exactly from those index pairs, so the gradient w.r.t. the vertices (and Θ) is that of Eq. 1.
+  four pixel centres around the vertex, and the exact nearest vertex of each S_GT pixel from a
+  grid search (:mod:`hybridlib.losses.nearest_points`, compiled, one sample per thread). The
+  value and its gradient w.r.t. the vertices are then computed from those pairs, as autograd
+  would with the pairs held fixed, so the gradient w.r.t. Θ is that of Eq. 1.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-import scipy.spatial
 import torch
+from torch.autograd.function import once_differentiable
 
 from hybridlib.geometry import nearest_foreground_indices
+from hybridlib.losses.nearest_points import mesh_loss_sample
 
 
 REFERENCE_CROP_SIZE = 224  # the paper's input size: L_mr is reported in its pixels
@@ -82,25 +86,35 @@ def mesh_reprojection_loss_dense(points_px: torch.Tensor, silhouettes: torch.Ten
     return torch.stack(losses).mean() if losses else points_px.sum() * 0.0
 
 
-def _nearest_foreground_targets(points: np.ndarray, nearest: np.ndarray) -> np.ndarray:
-    """(V,2) x, y centres of the S_GT pixels nearest to continuous points (V,2): the distance
-    transform's answers (``nearest`` (2,S,S) row, column) at the four pixel centres around each
-    point, the closest kept (exact wherever those four centres share their nearest S_GT pixel,
-    or it is among their answers: Voronoi cells are convex). Points outside the image get their
-    border pixels' answers here; :func:`mesh_reprojection_loss` replaces those by a k-d tree
-    search."""
-    image_size = nearest.shape[-1]
-    centre_x = nearest[1].ravel().astype(points.dtype) + 0.5  # (S·S,) x of the nearest S_GT pixel centre of every pixel
-    centre_y = nearest[0].ravel().astype(points.dtype) + 0.5
-    corner = np.clip(np.floor(points - 0.5).astype(np.int64), 0, image_size - 2)  # top-left of the 2×2 pixel centres around each point
-    flat = (corner[:, 1] * image_size + corner[:, 0])[:, None] + np.array([0, 1, image_size, image_size + 1])  # (V,4)
-    found_x, found_y = centre_x[flat], centre_y[flat]
-    best = np.argmin((found_x - points[:, :1]) ** 2 + (found_y - points[:, 1:]) ** 2, axis=1)[:, None]
-    return np.concatenate([np.take_along_axis(found_x, best, 1), np.take_along_axis(found_y, best, 1)], axis=1)
+def _sample_loss_and_gradient(points: np.ndarray, silhouette: np.ndarray, nearest: np.ndarray, with_gradient: bool) -> tuple[float, np.ndarray | None]:
+    """One sample's L_mr and its gradient (V,2) (None without ``with_gradient``); NaN for a
+    diverged prediction (non-finite points), which the training loop stops on."""
+    if not np.isfinite(points).all():
+        return float("nan"), np.full_like(points, np.nan) if with_gradient else None
+    value, gradient = mesh_loss_sample(np.ascontiguousarray(points, dtype=np.float32), silhouette, nearest, with_gradient)
+    return value, gradient if with_gradient else None
 
 
-def _kd_tree(points: np.ndarray) -> scipy.spatial.cKDTree:
-    return scipy.spatial.cKDTree(points, leafsize=64, balanced_tree=False, compact_nodes=False)  # measured fastest to build and query once
+@functools.lru_cache(maxsize=None)
+def _search_pool(workers: int, process_id: int) -> ThreadPoolExecutor:
+    """Threads kept for the per-sample searches (one pool per thread count and process: a
+    forked child gets its own)."""
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hybridlib-mesh-loss")
+
+
+class _PrecomputedGradient(torch.autograd.Function):
+    """values (N,) with the gradient w.r.t. ``points`` (N,V,2) already computed (N,V,2)."""
+
+    @staticmethod
+    def forward(ctx, points: torch.Tensor, values: torch.Tensor, gradients: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(gradients)
+        return values.clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_values: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        (gradients,) = ctx.saved_tensors
+        return gradients * grad_values[:, None, None], None, None
 
 
 def mesh_reprojection_loss(
@@ -116,10 +130,9 @@ def mesh_reprojection_loss(
     by the count over all processes of a distributed batch.
 
     Predicted → S_GT: the distance transform's nearest pixels around each vertex (vertices
-    outside the crop: a k-d tree over S_GT). S_GT → predicted: the exact nearest vertex of every
-    foreground pixel, from a k-d tree over the sample's projected vertices. Both searches run
-    one sample per thread; both distances are then recomputed from the chosen pairs with
-    autograd, so gradients reach the vertices.
+    outside the crop: an exact grid search over S_GT). S_GT → predicted: the exact nearest
+    vertex of every foreground pixel, from a grid search over the sample's projected vertices.
+    One sample per thread computes both, the value and its gradient w.r.t. the vertices.
     """
     usable, losses = _per_sample_losses(points_px, silhouettes, has_silhouette, nearest_foreground)
     if not usable:
@@ -143,46 +156,29 @@ def mesh_reprojection_loss_per_sample(
 def _per_sample_losses(
     points_px: torch.Tensor, silhouettes: torch.Tensor, has_silhouette: torch.Tensor, nearest_foreground: torch.Tensor | None
 ) -> tuple[list[int], torch.Tensor]:
-    """The samples with a usable silhouette and their L_mr (N,), both terms of Eq. 1."""
+    """The samples with a usable silhouette and their L_mr (N,), both terms of Eq. 1, each
+    sample's search and gradient in a thread of its own (largest silhouettes first)."""
     usable = _samples_with_foreground(silhouettes, has_silhouette)
     if not usable:
         return usable, points_px.new_zeros(0)
-    device = points_px.device
-    chosen = torch.tensor(usable, device=device)
-    points = points_px[chosen]  # (N,V,2)
-    masks = silhouettes[chosen].to(device)
+    every_sample = len(usable) == points_px.shape[0]  # the usual case: no copies
+    points = points_px if every_sample else points_px[torch.tensor(usable, device=points_px.device)]
+    masks = (silhouettes if every_sample else silhouettes[usable]).cpu().numpy()
     if nearest_foreground is None:
-        nearest_numpy = np.stack([nearest_foreground_indices(mask) for mask in masks.cpu().numpy()])  # (N,2,S,S)
+        nearest_numpy = np.stack([nearest_foreground_indices(mask) for mask in masks])  # (N,2,S,S)
     else:
-        nearest_numpy = nearest_foreground[chosen.to(nearest_foreground.device)].cpu().numpy()
-    detached = points.detach()
-    if not torch.isfinite(detached).all():  # a diverged prediction: the loss says so (NaN), the training loop stops on it
-        return usable, points.sum(dim=(1, 2)) * torch.nan
-    sample_of_pixel, rows, columns = torch.nonzero(masks, as_tuple=True)
-    foreground = torch.stack([columns, rows], dim=1).to(points.dtype) + 0.5  # (M,2) all samples' S_GT pixel centres
-    pixel_counts = torch.bincount(sample_of_pixel, minlength=len(usable))
-
-    points_numpy, foreground_numpy = detached.cpu().numpy(), foreground.cpu().numpy()
-    starts = np.concatenate([[0], np.cumsum(pixel_counts.cpu().numpy())])
-
-    def search(sample: int) -> tuple[np.ndarray, np.ndarray]:
-        """This sample's nearest vertex of every S_GT pixel (M_i,) and nearest S_GT pixel centre of every vertex (V,2)."""
-        own_points, own_pixels = points_numpy[sample], foreground_numpy[starts[sample] : starts[sample + 1]]
-        _, nearest_vertex = _kd_tree(own_points).query(own_pixels)
-        targets = _nearest_foreground_targets(own_points, nearest_numpy[sample])
-        outside = ((own_points < 0) | (own_points >= nearest_numpy.shape[-1])).any(axis=1)
-        if outside.any():
-            _, nearest_pixel = _kd_tree(own_pixels).query(own_points[outside])
-            targets[outside] = own_pixels[nearest_pixel]
-        return nearest_vertex, targets
-
-    # numpy and scipy's trees work without the GIL: one sample per thread, up to torch's thread count
-    with ThreadPoolExecutor(max_workers=max(1, min(len(usable), torch.get_num_threads()))) as pool:
-        found = list(pool.map(search, range(len(usable))))
-    nearest_vertex = torch.from_numpy(np.concatenate([vertex for vertex, _ in found])).to(device)
-    targets = torch.from_numpy(np.stack([sample_targets for _, sample_targets in found])).to(points)
-
-    term_predicted = (points - targets).pow(2).sum(dim=-1).mean(dim=1)  # (N,)
-    squared = (foreground - points[sample_of_pixel, nearest_vertex]).pow(2).sum(dim=1)  # (M,)
-    term_ground_truth = torch.zeros(len(usable), device=device, dtype=points.dtype).index_add(0, sample_of_pixel, squared) / pixel_counts.to(points.dtype)
-    return usable, term_predicted + term_ground_truth
+        nearest_numpy = (nearest_foreground if every_sample else nearest_foreground[usable]).cpu().numpy()
+    points_numpy = points.detach().cpu().numpy()
+    with_gradient = points.requires_grad
+    workers = max(1, min(len(usable), torch.get_num_threads()))
+    largest_first = np.argsort(-masks.reshape(len(usable), -1).sum(axis=1), kind="stable")
+    found = _search_pool(workers, os.getpid()).map(
+        lambda sample: _sample_loss_and_gradient(points_numpy[sample], masks[sample], nearest_numpy[sample], with_gradient), largest_first
+    )
+    values, gradients = [0.0] * len(usable), [None] * len(usable)
+    for sample, (value, gradient) in zip(largest_first, found):
+        values[sample], gradients[sample] = value, gradient
+    values_tensor = torch.tensor(values, dtype=points.dtype, device=points.device)
+    if not with_gradient:
+        return usable, values_tensor
+    return usable, _PrecomputedGradient.apply(points, values_tensor, torch.from_numpy(np.stack(gradients)).to(points))
