@@ -51,6 +51,35 @@ def test_regressor_returns_every_stage_starting_near_the_mean():
     assert [stage.shape for stage in model(torch.zeros(2, 3, 96, 96))] == [(2, 85), (2, 85)]
 
 
+def _stages_by_autograd(regressor: IterativeRegressor, features: torch.Tensor) -> list[torch.Tensor]:
+    """The IEF loop written plainly with the regressor's own nn.Sequential: the reference."""
+    theta = regressor.initial_theta.expand(features.shape[0], -1)
+    stages = []
+    for _ in range(regressor.num_stages):
+        theta = theta + regressor.mlp(torch.cat([features, theta], dim=1))
+        stages.append(theta)
+    return stages
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_regressor_stages_and_gradients_equal_the_plain_autograd_loop(training):
+    regressor = IterativeRegressor(feature_dim=24).train(training)
+    with torch.no_grad():
+        regressor.mlp[-1].weight.mul_(50.0)  # stages that differ visibly
+    features = torch.randn(5, 24, requires_grad=True)
+    stage_weights = [torch.randn(5, 85) for _ in range(3)]
+    results = []
+    for forward in (regressor, lambda inputs: _stages_by_autograd(regressor, inputs)):
+        torch.manual_seed(11)  # the same dropout masks
+        regressor.zero_grad(set_to_none=True)
+        features.grad = None
+        stages = forward(features)
+        sum((stage * weight).sum() for stage, weight in zip(stages, stage_weights)).backward()
+        results.append([stage.detach() for stage in stages] + [features.grad] + [parameter.grad for parameter in regressor.parameters()])
+    for ours, reference in zip(*results):
+        torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-6)
+
+
 def test_kcs_matrix_is_bone_gram_matrix_and_symmetric():
     incidence = bone_incidence_matrix()
     assert incidence.shape == (14, 13) and (incidence.sum(dim=0) == 0).all()
