@@ -26,13 +26,22 @@ def interpolate_bodies(real: BodyForCritic, fake: BodyForCritic, mix: torch.Tens
 
 
 def gradient_penalty(critic: Callable[[BodyForCritic], torch.Tensor], interpolates: BodyForCritic) -> torch.Tensor:
-    """Σ_streams mean_batch (‖∇ score‖₂ − 1)², the gradient taken per sample over all critic inputs."""
-    inputs = BodyForCritic(**{item.name: getattr(interpolates, item.name).detach().requires_grad_(True) for item in fields(BodyForCritic)})
+    """Σ_streams mean_batch (‖∇ score‖₂ − 1)², the gradient taken per sample over all critic
+    inputs. A critic whose streams read disjoint inputs says which (``stream_inputs``, as
+    :class:`~hybridlib.models.critic.KCSCritic`): one gradient of the summed scores then serves
+    every stream, instead of one gradient (and its double backward) per stream."""
+    names = [item.name for item in fields(BodyForCritic)]
+    inputs = BodyForCritic(**{name: getattr(interpolates, name).detach().requires_grad_(True) for name in names})
+    tensors = [getattr(inputs, name) for name in names]
     scores = critic(inputs)
+    stream_inputs = getattr(critic, "stream_inputs", None)
+    if stream_inputs is None:
+        per_stream = [torch.autograd.grad(scores[:, stream].sum(), tensors, create_graph=True, allow_unused=True) for stream in range(scores.shape[1])]
+    else:
+        gradients = dict(zip(names, torch.autograd.grad(scores.sum(), tensors, create_graph=True, allow_unused=True)))
+        per_stream = [[gradients[name] for name in stream_names] for stream_names in stream_inputs]
     penalty = scores.new_zeros(())
-    tensors = [getattr(inputs, item.name) for item in fields(BodyForCritic)]
-    for stream in range(scores.shape[1]):
-        gradients = torch.autograd.grad(scores[:, stream].sum(), tensors, create_graph=True, allow_unused=True)
+    for gradients in per_stream:
         squared = sum(gradient.flatten(1).pow(2).sum(dim=1) for gradient in gradients if gradient is not None)
         penalty = penalty + ((squared + 1e-12).sqrt() - 1.0).pow(2).mean()
     return penalty

@@ -90,6 +90,12 @@ class KCSCritic(nn.Module):
     def num_streams(self) -> int:
         return 3 if self.with_rotation else 2
 
+    @property
+    def stream_inputs(self) -> tuple[tuple[str, ...], ...]:
+        """The inputs each stream reads, in score order; no two streams share one (the gradient
+        penalty relies on it)."""
+        return (("joints",), ("betas",), ("rotations",))[: self.num_streams]
+
     def forward(self, body: BodyForCritic) -> torch.Tensor:
         batch = body.joints.shape[0]
         kcs = kcs_matrix(body.joints, self.incidence).reshape(batch, -1)

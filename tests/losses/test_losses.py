@@ -21,7 +21,8 @@ from hybridlib.losses import (
     wgan_gp_critic_loss,
 )
 from hybridlib.losses.silhouette import foreground_pixel_centres, normalized_to_crop_pixels
-from hybridlib.models.critic import BodyForCritic
+from hybridlib.losses.adversarial import interpolate_bodies
+from hybridlib.models.critic import BodyForCritic, KCSCritic
 
 
 def test_keypoint_loss_is_mean_l1_over_visible_coordinates():
@@ -108,6 +109,32 @@ def test_gradient_penalty_is_zero_for_unit_gradient_critics_and_positive_otherwi
     bodies = _bodies(6, 1)
     assert gradient_penalty(linear_critic(1.0), bodies).item() == pytest.approx(0.0, abs=1e-6)
     assert gradient_penalty(linear_critic(3.0), bodies).item() == pytest.approx(2 * (3.0 - 1.0) ** 2, rel=1e-5)
+
+
+@pytest.mark.parametrize("with_rotation", [True, False])
+def test_kcs_critic_loss_with_one_penalty_gradient_equals_a_gradient_per_stream(with_rotation):
+    torch.manual_seed(0)
+    critic = KCSCritic(with_rotation=with_rotation)
+    real, fake, mix = _bodies(6, 4), _bodies(6, 5), torch.rand(6)
+
+    def reference() -> torch.Tensor:  # the textbook form: one gradient (and double backward) per stream
+        inputs = BodyForCritic(**{name: value.detach().requires_grad_(True) for name, value in vars(interpolate_bodies(real, fake, mix)).items()})
+        scores = critic(inputs)
+        penalty = 0.0
+        for stream in range(scores.shape[1]):
+            gradients = torch.autograd.grad(scores[:, stream].sum(), list(vars(inputs).values()), create_graph=True, allow_unused=True)
+            squared = sum(gradient.flatten(1).pow(2).sum(dim=1) for gradient in gradients if gradient is not None)
+            penalty = penalty + ((squared + 1e-12).sqrt() - 1.0).pow(2).mean()
+        return -(critic(real).mean(dim=0) - critic(fake).mean(dim=0)).sum() + 10.0 * penalty
+
+    results = []
+    for loss_of in (lambda: wgan_gp_critic_loss(critic, real, fake, mix=mix)[0], reference):
+        critic.zero_grad(set_to_none=True)
+        loss = loss_of()
+        loss.backward()
+        results.append([loss.detach()] + [parameter.grad for parameter in critic.parameters()])
+    for ours, expected in zip(*results):
+        torch.testing.assert_close(ours, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_wasserstein_and_least_squares_losses_have_the_right_signs():
