@@ -122,11 +122,15 @@ def nearest_sites(sites: np.ndarray, queries: np.ndarray, max_cells_per_side: in
     sorted_sites = np.empty(num_sites, np.int64)
     next_slot = starts[:-1].copy()
     occupied = np.zeros((rows, columns), np.bool_)
+    row_first = np.full(rows, columns, np.int64)  # the occupied columns of each row lie in [first, last]
+    row_last = np.full(rows, -1, np.int64)
     for site in range(num_sites):
         cell = cell_of_site[site]
         sorted_sites[next_slot[cell]] = site
         next_slot[cell] += 1
-        occupied[cell // columns, cell % columns] = True
+        row, column = cell // columns, cell % columns
+        occupied[row, column] = True
+        row_first[row], row_last[row] = min(row_first[row], column), max(row_last[row], column)
     squared_empty, nearest_cell = _cell_distance_transform(occupied)
 
     found = np.empty(queries.shape[0], np.int64)
@@ -149,9 +153,12 @@ def nearest_sites(sites: np.ndarray, queries: np.ndarray, max_cells_per_side: in
             if offset_y * offset_y > reach * reach:
                 continue
             y = cell_y + offset_y
-            if y < 0 or y >= rows:
+            if y < 0 or y >= rows or row_last[y] < 0:
                 continue
             outer = int(math.sqrt(reach * reach - offset_y * offset_y))
+            lowest, highest = max(row_first[y] - cell_x, -outer), min(row_last[y] - cell_x, outer)  # offsets of this row worth visiting
+            if lowest > highest:
+                continue
             inside = empty_within - offset_y * offset_y
             inner = int(math.sqrt(max(inside, 0)))  # the least |offset_x| outside the empty disc: inner² ≥ inside
             while inner * inner < inside:
@@ -160,15 +167,13 @@ def nearest_sites(sites: np.ndarray, queries: np.ndarray, max_cells_per_side: in
                 inner -= 1
             for side in range(2):
                 if side == 0:
-                    first, last = -outer, (-inner if inner > 0 else outer)
+                    first, last = lowest, (min(highest, -inner) if inner > 0 else highest)
                 elif inner > 0:
-                    first, last = inner, outer
+                    first, last = max(lowest, inner), highest
                 else:
                     break
                 for offset_x in range(first, last + 1):
                     x = cell_x + offset_x
-                    if x < 0 or x >= columns:
-                        continue
                     cell = y * columns + x
                     if starts[cell] == starts[cell + 1]:
                         continue
