@@ -199,9 +199,9 @@ def mesh_loss_sample(points: np.ndarray, silhouette: np.ndarray, nearest: np.nda
     ``with_gradient``). ``silhouette`` (S,S) bool with foreground; ``nearest`` (2,S,S) the
     distance transform's nearest foreground (row, column) of every pixel.
 
-    A vertex inside the crop takes the nearest S_GT pixel centre among the distance transform's
-    answers at the four pixel centres around it (exact unless those answers miss it, a few in
-    10⁵); a vertex outside the crop, and every S_GT pixel, takes its exact nearest point of the
+    A vertex in an S_GT pixel takes that pixel's centre; another vertex inside the crop takes the
+    nearest S_GT pixel centre among the distance transform's answers at the four pixel centres
+    around it (exact unless those answers miss it, a few in 10⁵); a vertex outside the crop, and every S_GT pixel, takes its exact nearest point of the
     other set from :func:`nearest_sites`."""
     size = silhouette.shape[1]
     num_points = points.shape[0]
@@ -227,6 +227,9 @@ def mesh_loss_sample(points: np.ndarray, silhouette: np.ndarray, nearest: np.nda
         if x < 0 or y < 0 or x >= size or y >= size:
             outside[index] = True
             outside_count += 1
+            continue
+        if silhouette[int(y), int(x)]:  # in an S_GT pixel: its centre is the nearest of all pixel centres
+            targets[index, 0], targets[index, 1] = int(x) + 0.5, int(y) + 0.5
             continue
         corner_x = min(max(int(math.floor(x - 0.5)), 0), size - 2)
         corner_y = min(max(int(math.floor(y - 0.5)), 0), size - 2)
