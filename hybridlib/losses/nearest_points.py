@@ -11,12 +11,12 @@ nearest projected vertex of every S_GT pixel centre) with a uniform grid of cell
 3. each query takes the best site of that nearest occupied cell, then visits the cells that can
    still hold a closer site: cell centres within √best / h + margin of the query's cell centre,
    skipping the disc the distance transform proves empty. The search is exact: the tests
-   compare it with scipy's k-d tree on random and generated cases, ties included.
+   compare it with scipy's k-d tree on random sets (ties, far points, coarse cells).
 
 :func:`mesh_loss_sample` is one sample's L_mr (both terms of Eq. 1) and its gradient with
 respect to the projected vertices, the pairs of nearest points held fixed (as autograd would).
-Measured against the k-d trees it replaces: ``benchmarks/training_step.py`` and
-``docs/performance.md``.
+Its cost: the L_mr rows of ``make bench`` (docs/performance.md). The first call in a fresh
+checkout compiles the kernels (a few seconds); numba caches them beside this file.
 """
 
 from __future__ import annotations

@@ -65,11 +65,15 @@ class IterativeRegressor(nn.Module):
 class _IterativeErrorFeedback(torch.autograd.Function):
     """Θ_t = Θ_{t−1} + MLP([features, Θ_{t−1}]) for t = 1…T with the weights of
     :class:`IterativeRegressor`'s MLP; returns the stages (T,B,85). Dropout draws its masks as
-    ``nn.Dropout`` does, in the same order. Under CUDA autocast it runs in float32."""
+    ``nn.Dropout`` does, in the same order. Under autocast (mixed precision) it runs in float32."""
 
     @staticmethod
-    @torch.amp.custom_fwd(device_type="cuda", cast_inputs=torch.float32)
     def forward(ctx, features, initial_theta, weight1, bias1, weight2, bias2, weight3, bias3, num_stages: int, dropout: float) -> torch.Tensor:  # noqa: ANN001
+        with torch.autocast(features.device.type, enabled=False):
+            return _IterativeErrorFeedback._stages(ctx, features.float(), initial_theta, weight1, bias1, weight2, bias2, weight3, bias3, num_stages, dropout)
+
+    @staticmethod
+    def _stages(ctx, features, initial_theta, weight1, bias1, weight2, bias2, weight3, bias3, num_stages: int, dropout: float) -> torch.Tensor:  # noqa: ANN001
         theta = initial_theta.expand(features.shape[0], -1)
         keep = 1.0 - dropout
         inputs, hidden1, hidden2, gates1, gates2, stages = [], [], [], [], [], []
@@ -86,7 +90,6 @@ class _IterativeErrorFeedback(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    @torch.amp.custom_bwd(device_type="cuda")
     def backward(ctx, grad_stages: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         weight1, weight2, weight3, inputs, hidden1, hidden2, gates1, gates2 = ctx.saved_tensors
         num_stages = grad_stages.shape[0]

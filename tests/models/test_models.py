@@ -80,6 +80,17 @@ def test_regressor_stages_and_gradients_equal_the_plain_autograd_loop(training):
         torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-6)
 
 
+def test_regressor_runs_in_float32_under_mixed_precision_and_its_gradients_reach_the_features():
+    regressor = IterativeRegressor(feature_dim=24)
+    features = torch.randn(3, 24).to(torch.bfloat16).requires_grad_(True)  # as an encoder under autocast returns them
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        stages = regressor(features)
+    assert all(stage.dtype == torch.float32 for stage in stages)
+    stages[-1].sum().backward()
+    assert features.grad.dtype == torch.bfloat16 and features.grad.abs().sum() > 0
+    assert all(parameter.grad is not None and parameter.grad.dtype == torch.float32 for parameter in regressor.parameters())
+
+
 def test_kcs_matrix_is_bone_gram_matrix_and_symmetric():
     incidence = bone_incidence_matrix()
     assert incidence.shape == (14, 13) and (incidence.sum(dim=0) == 0).all()
