@@ -89,6 +89,17 @@ def _cell_distance_transform(occupied: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return squared, nearest
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def _closest_in_cell(cell: int, starts: np.ndarray, sorted_sites: np.ndarray, sites: np.ndarray, query_x: float, query_y: float, best: float, best_site: int) -> tuple[float, int]:
+    """(squared distance, index) of the closest of the best so far and the sites in ``cell``."""
+    for slot in range(starts[cell], starts[cell + 1]):
+        site = sorted_sites[slot]
+        distance = (sites[site, 0] - query_x) ** 2 + (sites[site, 1] - query_y) ** 2
+        if distance < best:
+            best, best_site = distance, site
+    return best, best_site
+
+
 @numba.njit(nogil=True, cache=True)
 def nearest_sites(sites: np.ndarray, queries: np.ndarray, max_cells_per_side: int, query_at_pixel_centres: bool) -> np.ndarray:
     """(Q,) int64 index of the nearest of ``sites`` (N,2), N ≥ 1, for every query point (Q,2),
@@ -139,13 +150,7 @@ def nearest_sites(sites: np.ndarray, queries: np.ndarray, max_cells_per_side: in
         cell_y = int(math.floor((query_y - origin_y) / cell_size))
         cell_x = int(math.floor((query_x - origin_x) / cell_size))
         empty_within = squared_empty[cell_y, cell_x]  # every cell centre closer than this (squared, in cells) is empty
-        best, best_site = np.inf, -1
-        start = nearest_cell[cell_y, cell_x]
-        for slot in range(starts[start], starts[start + 1]):
-            site = sorted_sites[slot]
-            distance = (sites[site, 0] - query_x) ** 2 + (sites[site, 1] - query_y) ** 2
-            if distance < best:
-                best, best_site = distance, site
+        best, best_site = _closest_in_cell(nearest_cell[cell_y, cell_x], starts, sorted_sites, sites, query_x, query_y, np.inf, -1)
         # a closer site lies in a cell whose centre is within √best / h + margin of the query cell's centre
         reach = math.sqrt(best) / cell_size + margin
         for step in range(2 * int(reach) + 1):  # rows 0, +1, −1, +2, … so that ``reach`` shrinks early
@@ -182,11 +187,7 @@ def nearest_sites(sites: np.ndarray, queries: np.ndarray, max_cells_per_side: in
                     gap_y = max(top - query_y, query_y - top - cell_size, 0.0)
                     if gap_x * gap_x + gap_y * gap_y >= best:
                         continue
-                    for slot in range(starts[cell], starts[cell + 1]):
-                        site = sorted_sites[slot]
-                        distance = (sites[site, 0] - query_x) ** 2 + (sites[site, 1] - query_y) ** 2
-                        if distance < best:
-                            best, best_site = distance, site
+                    best, best_site = _closest_in_cell(cell, starts, sorted_sites, sites, query_x, query_y, best, best_site)
             reach = math.sqrt(best) / cell_size + margin
         found[query] = best_site
     return found
