@@ -29,7 +29,7 @@ import torch
 from benchmarks.body_model_and_rendering import body_model_cases
 from benchmarks.data_generation_and_loading import generator_rate, loader_rate
 from benchmarks.timing import median_seconds
-from benchmarks.training_step import mesh_loss_times, step_parts, step_times
+from benchmarks.training_step import mesh_loss_times, mixed_precision_loss_difference, step_parts, step_times
 from hybridlib.body_model import OPEN_BODY_MODEL, OPEN_BODY_MODEL_LITE, BodyModel
 from hybridlib.data import DataConfig, build_dataset, collate_samples
 from hybridlib.geometry import weak_perspective_projection
@@ -142,6 +142,13 @@ def main() -> None:
             f"step {1000 * step_seconds:.0f} ms, encoder {1000 * encoder_seconds:.0f} ms",
         )  # fmt: skip
         record(f"body model fwd+bwd (full, batch 8) / train step, {backbone} {image_size} px", body_ms / (1000 * step_seconds), "report", None, f"body model {body_ms:.1f} ms")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    amp_backbone, amp_image_size = configurations[-1][:2]
+    amp_difference = mixed_precision_loss_difference(data, amp_backbone, amp_image_size, device)
+    record(
+        f"losses under bf16 autocast / float32, max |ratio - 1| of L_kpr, L_mr, L_adv, {amp_backbone} {amp_image_size} px", amp_difference, "<= 0.01", amp_difference <= 0.01,
+        f"{device.type} autocast" + ("" if device.type == "cuda" else " (TrainConfig.amp autocasts on CUDA only)"),
+    )  # fmt: skip
     fast_seconds, dense_seconds, difference = mesh_loss_times(data, repeats)
     record("L_mr dense / fast, batch 8, 224 px, full body model", dense_seconds / fast_seconds, ">= 20", dense_seconds / fast_seconds >= 20, f"fast {1000 * fast_seconds:.0f} ms, dense {1000 * dense_seconds:.0f} ms")
     record("L_mr |fast / dense - 1|", difference, "<= 0.01", difference <= 0.01, "same batch")
@@ -206,6 +213,9 @@ ratios measured a few seconds apart are the figures to compare. Raw tables:
   of each). The encoder is the floor; the rest is hybridlib's overhead.
 - **L_mr dense / fast**: the all-pairs reference against the fast path on the same batch (8
   generated samples, 224 px, the full 13,348-vertex open model), and their relative difference.
+- **losses under bf16 autocast**: L_kpr, L_mr and the adversarial loss of one batch with the
+  encoder and regressor under bfloat16 autocast (what `TrainConfig.amp` does on CUDA) against
+  float32, same weights and dropout masks; on a machine without CUDA it runs CPU autocast.
 - **loader / consumption**: DataLoader samples/s with the preset's workers and augmentation
   against the samples/s a training step consumes.
 - **generator**: images/s on one core of `python -m hybridlib.data.generate`.
@@ -226,46 +236,65 @@ ratios measured a few seconds apart are the figures to compare. Raw tables:
 
 ## What was changed to reach these ratios
 
-Measured with torch.profiler and cProfile on the `cpu` preset's step (ResNet-18, 128 px), where
-the overhead over the encoder was largest:
+Measured with torch.profiler, line_profiler and timers around each phase of the `cpu` preset's
+step (ResNet-18, 128 px), where the overhead over the encoder was largest. The parts table of
+`make bench` before each round (the committed docs/performance.md of that commit):
 
-Before this round (`make bench` at commit 46e2f44) the parts table read: body model +
-projection 22.5 ms, L_mr 32.7 ms, full step 241.1 ms, step / encoder 1.615.
+| part of one step (ms)              | 46e2f44 | df44d35 |
+|:-----------------------------------|--------:|--------:|
+| IEF regressor fwd+bwd (3 stages)   |       - |     8.9 |
+| body model + projection fwd+bwd    |    22.5 |    10.1 |
+| L_mr fast, value + gradient        |    32.7 |    22.3 |
+| Adam step (encoder + regressor)    |       - |     6.4 |
+| critic step (real bodies, WGAN-GP) |       - |     4.9 |
+| full training step                 |   241.1 |   225.9 |
+| step / encoder (alternating)       |   1.615 |   1.380 |
 
+First round (46e2f44 → df44d35):
 - Body model: the pose blend shapes are skipped when the model has none (the open model's
   `posedirs` are all zero, and their matmul against 33 MB of zeros was half the cost); the rest
-  joints come from the joint regressor applied once to the template and the shape directions;
-  each vertex is skinned by its blended 3×4 transform in one batched matmul, with a hand-written
-  backward. Values and gradients equal smplx's own forward (tests/test_body_model.py, with and
-  without pose blend shapes). A skeleton-only forward (the 24 joints and the head-top vertex)
-  serves the critic's real bodies and runs without L_mr.
-- L_mr: each sample's whole search runs in a thread (numpy and scipy work without the GIL):
-  the S_GT → predicted k-d tree (unbalanced, 64-point leaves: fastest to build and query once)
-  and the predicted → S_GT lookup, which takes the distance transform's answers at the four
-  pixel centres around each vertex (one gather of precomputed centres; |fast / dense − 1| about
-  1e-5). Evaluation computes L_mr for a whole batch at once instead of image by image.
+  joints come from the joint regressor applied once to the template and the shape directions.
+  Values and gradients equal smplx's own forward (tests/test_body_model.py, with and without
+  pose blend shapes). A skeleton-only forward (the 24 joints and the head-top vertex) serves
+  the critic's real bodies and runs without L_mr.
 - Adam: the fused kernel (one pass over all parameters; ~4x faster than the per-tensor loop
-  on the CPU).
+  on the CPU). Evaluation computes L_mr for a whole batch at once instead of image by image.
 
-## What still misses its bar, and why
+Second round (df44d35 → this run):
+- L_mr: scipy's k-d trees (one built per sample over 13,348 projected vertices, then queried
+  with every S_GT pixel) are replaced by an exact grid search compiled with numba
+  (`hybridlib/losses/nearest_points.py`): the vertices sorted into pixel cells, an exact
+  distance transform of the occupied cells, and for each S_GT pixel only the cells that can
+  still hold a closer vertex. The kernel also computes the loss's gradient w.r.t. the vertices,
+  so autograd only scales it. It holds no GIL: one sample per thread. Tests compare it with
+  scipy's k-d tree on random sets (ties, far points, coarse cells) and with the dense gradient.
+- Skinning: each vertex's blended transform is applied coordinate by coordinate over
+  contiguous vertices instead of a batched matmul of B·n tiny 3×4 matrices (same values, test
+  against smplx).
+- IEF regressor: the three stages' forward and backward are written out, so each shared
+  weight's gradient is one matrix product over the stacked stages rather than three summed by
+  autograd (same values and dropout draws as the plain loop: tests/models).
+- Gradient penalty: the KCS critic's streams read disjoint inputs (joints; β; rotations), so
+  one gradient of the summed scores gives every stream's gradient, where three gradients and
+  three double backwards were taken (equal to the per-stream form: tests/losses).
+
+Tried and not kept: running the critic update beside the L_mr search (no faster: both cores
+are busy); real, fake and interpolated bodies in one critic call (faster, but then one process
+and two processes of the distributed test drift apart beyond its tolerance: the different
+batch shapes round differently and Adam's first steps amplify that); in the first round a
+3×3-window scatter-min in numpy, one k-d tree for the batch, pykdtree (also a new LGPL
+dependency), and one OpenCV thread per DataLoader worker (`cv2.setNumThreads` in a forked
+worker deadlocks once the parent has used OpenCV's pool).
+
+## Where the remaining overhead goes
 
 At the `cpu` preset's ResNet-18, 128 px and batch 8 the encoder is small and the method's fixed
-costs are not (the parts table above). The largest is L_mr, and most of it is the exact nearest
-vertex of every S_GT pixel: a k-d tree built over each sample's 13,348 projected vertices and
-queried with its ~2,700 foreground pixels. Two threads share that work but gain less than
-twice: in isolation, torch's OpenMP workers keep spinning for some milliseconds after a
-parallel op and take the second core. Shortening that spin did not help the step:
-`GOMP_SPINCOUNT=1000 .venv/bin/python -m benchmarks.training_step --data DIR` gave step /
-encoder 1.29, 1.33, 1.36 against 1.34, 1.36, 1.35 unset, and `GOMP_SPINCOUNT=0` 1.38, 1.40
-(the encoder itself slower). Tried, measured no faster in the step, and not kept: a
-3×3-window scatter-min over the pixel grid instead of the trees, one k-d tree for the whole
-batch, the IEF regressor's feature half of the first layer computed once per batch, the
-distance-transform lookup in torch running beside the trees (the two then compete for two
-cores), and pykdtree instead of scipy's trees (faster alone, but its OpenMP queries compete
-with torch's too, and it would be a new LGPL dependency). Setting DataLoader workers to one
-OpenCV thread was tried and reverted: `cv2.setNumThreads` in a forked worker deadlocks once the
-parent has used OpenCV's thread pool. With batch 16 or 32, or at 224 px, the same overhead is a
-smaller share (the scaling table).
+costs are not (the parts table above): L_mr is still the largest part, then Adam over 13 M
+parameters, the body model and the regressor. Two threads share L_mr's searches but gain less
+than twice in a training step: torch's OpenMP workers keep spinning for a few milliseconds
+after each parallel op and take a share of the two cores; shortening that spin
+(`GOMP_SPINCOUNT`) slowed torch's own small ops more than it helped (first round). With batch
+16 or 32, or at 224 px, the same overhead is a smaller share (the scaling table).
 """
 
 

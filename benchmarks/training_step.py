@@ -115,6 +115,28 @@ def step_parts(data: Path, backbone: str, image_size: int, repeats: int, batch_s
     }
 
 
+def mixed_precision_loss_difference(data: Path, backbone: str, image_size: int, device: torch.device) -> float:
+    """max |AMP / fp32 − 1| over L_kpr, L_mr and the adversarial loss of one training batch of 8:
+    the encoder and regressor under bfloat16 autocast (as ``TrainConfig.amp`` runs them on CUDA)
+    against float32, the same weights and dropout masks."""
+    setup = _setup(data, backbone, image_size, 8)
+    networks = setup.networks
+    networks.model.to(device)
+    networks.critic.to(device)
+    networks.body_model.to(device)
+    batch = setup.batch.to(device)
+    losses = []
+    for autocast in (False, True):
+        torch.manual_seed(0)
+        with torch.no_grad():
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+                thetas = networks.model(batch.image)
+            _, logs, _ = generator_losses(setup.config, [theta.float() for theta in thetas], batch, networks)
+        losses.append(logs)
+    fp32, mixed = losses
+    return max(abs(mixed[name] / fp32[name] - 1.0) for name in ("loss_kpr", "loss_mr", "loss_adversarial"))
+
+
 def mesh_loss_times(data: Path, repeats: int) -> tuple[float, float, float]:
     """(fast seconds, dense seconds, relative value difference) of L_mr on 8 generated samples."""
     dataset = build_dataset(DataConfig(root=data), "train")
