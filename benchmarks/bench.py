@@ -289,8 +289,8 @@ worker deadlocks once the parent has used OpenCV's pool).
 ## Where the remaining overhead goes
 
 At the `cpu` preset's ResNet-18, 128 px and batch 8 the encoder is small and the method's fixed
-costs are not (the parts table above): L_mr is still the largest part, then Adam over 13 M
-parameters, the body model and the regressor. Two threads share L_mr's searches but gain less
+costs are not (the parts table above): L_mr, the body model and Adam over 13 M parameters are
+the largest parts, then the regressor and the critic. Two threads share L_mr's searches but gain less
 than twice in a training step: torch's OpenMP workers keep spinning for a few milliseconds
 after each parallel op and take a share of the two cores; shortening that spin
 (`GOMP_SPINCOUNT`) slowed torch's own small ops more than it helped (first round). With batch
