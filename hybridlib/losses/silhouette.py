@@ -91,7 +91,7 @@ def _sample_loss_and_gradient(points: np.ndarray, silhouette: np.ndarray, neares
     diverged prediction (non-finite points), which the training loop stops on."""
     if not np.isfinite(points).all():
         return float("nan"), np.full_like(points, np.nan) if with_gradient else None
-    value, gradient = mesh_loss_sample(np.ascontiguousarray(points, dtype=np.float32), silhouette, nearest, with_gradient)
+    value, gradient = mesh_loss_sample(np.ascontiguousarray(points, dtype=np.float32), np.ascontiguousarray(silhouette, dtype=np.bool_), np.ascontiguousarray(nearest), with_gradient)
     return value, gradient if with_gradient else None
 
 
