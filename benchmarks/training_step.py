@@ -117,8 +117,9 @@ def step_parts(data: Path, backbone: str, image_size: int, repeats: int, batch_s
 
 def mixed_precision_loss_difference(data: Path, backbone: str, image_size: int, device: torch.device) -> float:
     """max |AMP / fp32 − 1| over L_kpr, L_mr and the adversarial loss of one training batch of 8:
-    the encoder and regressor under bfloat16 autocast (as ``TrainConfig.amp`` runs them on CUDA)
-    against float32, the same weights and dropout masks."""
+    the model under bfloat16 autocast (as ``TrainConfig.amp`` runs it on CUDA: the encoder in
+    bf16, the IEF regressor in float32) against float32, the same weights and dropout masks.
+    Loss values only, not gradients."""
     setup = _setup(data, backbone, image_size, 8)
     networks = setup.networks
     networks.model.to(device)

@@ -94,7 +94,7 @@ def _closest_in_cell(cell: int, starts: np.ndarray, sorted_sites: np.ndarray, si
     """(squared distance, index) of the closest of the best so far and the sites in ``cell``."""
     for slot in range(starts[cell], starts[cell + 1]):
         site = sorted_sites[slot]
-        distance = (sites[site, 0] - query_x) ** 2 + (sites[site, 1] - query_y) ** 2
+        distance = (np.float64(sites[site, 0]) - query_x) ** 2 + (np.float64(sites[site, 1]) - query_y) ** 2  # float64: no overflow for any finite float32
         if distance < best:
             best, best_site = distance, site
     return best, best_site
@@ -103,10 +103,13 @@ def _closest_in_cell(cell: int, starts: np.ndarray, sorted_sites: np.ndarray, si
 @numba.njit(nogil=True, cache=True)
 def nearest_sites(sites: np.ndarray, queries: np.ndarray, max_cells_per_side: int, query_at_pixel_centres: bool) -> np.ndarray:
     """(Q,) int64 index of the nearest of ``sites`` (N,2), N ≥ 1, for every query point (Q,2),
-    exact (ties: any of the nearest); all coordinates finite, in pixels. The grid has unit cells
+    exact (ties: any of the nearest); coordinates finite, in pixels, distances compared in
+    float64. The grid has unit cells
     unless the points spread over more than ``max_cells_per_side`` pixels (then cells of 2, 4, …
     pixels). ``query_at_pixel_centres``: the queries are pixel centres (integer + 0.5), which
     lets unit cells search a smaller neighbourhood."""
+    if sites.shape[0] == 0:
+        raise ValueError("nearest_sites needs at least one site")
     x_min, y_min, x_max, y_max = np.inf, np.inf, -np.inf, -np.inf
     for points in (sites, queries):
         for index in range(points.shape[0]):
@@ -146,7 +149,7 @@ def nearest_sites(sites: np.ndarray, queries: np.ndarray, max_cells_per_side: in
 
     found = np.empty(queries.shape[0], np.int64)
     for query in range(queries.shape[0]):
-        query_x, query_y = queries[query, 0], queries[query, 1]
+        query_x, query_y = np.float64(queries[query, 0]), np.float64(queries[query, 1])
         cell_y = int(math.floor((query_y - origin_y) / cell_size))
         cell_x = int(math.floor((query_x - origin_x) / cell_size))
         empty_within = squared_empty[cell_y, cell_x]  # every cell centre closer than this (squared, in cells) is empty

@@ -89,16 +89,17 @@ def mesh_reprojection_loss_dense(points_px: torch.Tensor, silhouettes: torch.Ten
 def _sample_loss_and_gradient(points: np.ndarray, silhouette: np.ndarray, nearest: np.ndarray, with_gradient: bool) -> tuple[float, np.ndarray | None]:
     """One sample's L_mr and its gradient (V,2) (None without ``with_gradient``); NaN for a
     diverged prediction (non-finite points), which the training loop stops on."""
+    points = np.ascontiguousarray(points, dtype=np.float32)
     if not np.isfinite(points).all():
         return float("nan"), np.full_like(points, np.nan) if with_gradient else None
-    value, gradient = mesh_loss_sample(np.ascontiguousarray(points, dtype=np.float32), np.ascontiguousarray(silhouette, dtype=np.bool_), np.ascontiguousarray(nearest), with_gradient)
+    value, gradient = mesh_loss_sample(points, np.ascontiguousarray(silhouette, dtype=np.bool_), np.ascontiguousarray(nearest, dtype=np.int16), with_gradient)
     return value, gradient if with_gradient else None
 
 
 @functools.lru_cache(maxsize=None)
 def _search_pool(workers: int, process_id: int) -> ThreadPoolExecutor:
-    """Threads kept for the per-sample searches (one pool per thread count and process: a
-    forked child gets its own)."""
+    """Threads kept for the per-sample searches: one pool per process (a forked child gets its
+    own) and per torch thread count."""
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hybridlib-mesh-loss")
 
 
@@ -170,7 +171,7 @@ def _per_sample_losses(
         nearest_numpy = (nearest_foreground if every_sample else nearest_foreground[usable]).cpu().numpy()
     points_numpy = points.detach().cpu().numpy()
     with_gradient = points.requires_grad
-    workers = max(1, min(len(usable), torch.get_num_threads()))
+    workers = max(1, torch.get_num_threads())
     largest_first = np.argsort(-masks.reshape(len(usable), -1).sum(axis=1), kind="stable")
     found = _search_pool(workers, os.getpid()).map(
         lambda sample: _sample_loss_and_gradient(points_numpy[sample], masks[sample], nearest_numpy[sample], with_gradient), largest_first

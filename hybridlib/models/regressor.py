@@ -7,7 +7,8 @@ FC 1024 → 85 with a small Xavier initialisation (gain 0.01), so that Θ starts
 The stages share the MLP's weights; their forward and backward are written out by hand
 (:class:`_IterativeErrorFeedback`) so that each weight's gradient over all stages is one
 matrix product over the stacked stages instead of one per stage summed by autograd. Same
-values, same dropout draws as ``nn.Sequential`` (tests/models).
+values as ``nn.Sequential``, and on the CPU the same dropout draws (tests/models; CUDA's
+``nn.Dropout`` draws its masks with another kernel).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class IterativeRegressor(nn.Module):
         nn.init.zeros_(self.mlp[-1].bias)
 
     def forward(self, features: torch.Tensor) -> list[torch.Tensor]:
-        first, second, last = self.mlp[0], self.mlp[3], self.mlp[6]
+        first, second, last = self.mlp[0], self.mlp[3], self.mlp[6]  # the Linear layers of the layout built above (hooks on self.mlp do not run)
         dropout = self.mlp[2].p if self.training else 0.0
         stages = _IterativeErrorFeedback.apply(
             features, self.initial_theta, first.weight, first.bias, second.weight, second.bias, last.weight, last.bias, self.num_stages, dropout
@@ -65,12 +66,13 @@ class IterativeRegressor(nn.Module):
 class _IterativeErrorFeedback(torch.autograd.Function):
     """Θ_t = Θ_{t−1} + MLP([features, Θ_{t−1}]) for t = 1…T with the weights of
     :class:`IterativeRegressor`'s MLP; returns the stages (T,B,85). Dropout draws its masks as
-    ``nn.Dropout`` does, in the same order. Under autocast (mixed precision) it runs in float32."""
+    ``nn.Dropout`` does on the CPU, in the same order. Under autocast (mixed precision) forward
+    and backward run in the weights' dtype."""
 
     @staticmethod
     def forward(ctx, features, initial_theta, weight1, bias1, weight2, bias2, weight3, bias3, num_stages: int, dropout: float) -> torch.Tensor:  # noqa: ANN001
         with torch.autocast(features.device.type, enabled=False):
-            return _IterativeErrorFeedback._stages(ctx, features.float(), initial_theta, weight1, bias1, weight2, bias2, weight3, bias3, num_stages, dropout)
+            return _IterativeErrorFeedback._stages(ctx, features.to(weight1.dtype), initial_theta, weight1, bias1, weight2, bias2, weight3, bias3, num_stages, dropout)
 
     @staticmethod
     def _stages(ctx, features, initial_theta, weight1, bias1, weight2, bias2, weight3, bias3, num_stages: int, dropout: float) -> torch.Tensor:  # noqa: ANN001
@@ -91,7 +93,13 @@ class _IterativeErrorFeedback(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_stages: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        with torch.autocast(grad_stages.device.type, enabled=False):
+            return _IterativeErrorFeedback._gradients(ctx, grad_stages)
+
+    @staticmethod
+    def _gradients(ctx, grad_stages: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # noqa: ANN001
         weight1, weight2, weight3, inputs, hidden1, hidden2, gates1, gates2 = ctx.saved_tensors
+        grad_stages = grad_stages.to(weight1.dtype)
         num_stages = grad_stages.shape[0]
         grad_theta = torch.zeros_like(grad_stages[0])  # ∂L/∂Θ_t, from the last stage back
         grad_features = torch.zeros_like(inputs[: grad_stages.shape[1], : ctx.feature_dim])
@@ -121,9 +129,11 @@ class _IterativeErrorFeedback(torch.autograd.Function):
 
 def _relu_dropout(pre_activation: torch.Tensor, keep: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(gate, activation): activation = ReLU(pre_activation) with inverted dropout (keep < 1),
-    gate its derivative (0, or 1/keep where kept)."""
+    gate its derivative (0, or 1/keep where kept; all 0 when nothing is kept, as nn.Dropout(1))."""
     gate = (pre_activation > 0).to(pre_activation.dtype)
-    if keep < 1.0:
+    if keep <= 0.0:
+        gate = torch.zeros_like(gate)
+    elif keep < 1.0:
         gate = gate * torch.empty_like(pre_activation).bernoulli_(keep).div_(keep)
     return gate, pre_activation * gate
 

@@ -38,10 +38,14 @@ def test_nearest_sites_is_exact_on_random_sets(seed):
         np.testing.assert_array_equal(distances, reference)
 
 
-def test_nearest_sites_handles_one_site_and_far_queries():
+def test_nearest_sites_handles_one_site_far_queries_huge_coordinates_and_no_site():
     sites = np.array([[3.25, 4.75]], np.float32)
     queries = np.array([[0.5, 0.5], [1000.5, -200.5], [3.5, 4.5]], np.float32)
     assert nearest_sites(sites, queries, 64, True).tolist() == [0, 0, 0]
+    diverged = np.array([[3e19, 0.0], [5e19, 0.0], [-2e38, 1e30]], np.float32)  # squares beyond float32's range
+    assert nearest_sites(diverged, np.array([[0.5, 0.5], [4.5e19, 0.5]], np.float32), 64, False).tolist() == [0, 1]
+    with pytest.raises(ValueError, match="at least one site"):
+        nearest_sites(np.zeros((0, 2), np.float32), queries, 64, True)
 
 
 def test_sample_gradient_is_that_of_the_dense_loss():

@@ -91,6 +91,16 @@ def test_regressor_runs_in_float32_under_mixed_precision_and_its_gradients_reach
     assert all(parameter.grad is not None and parameter.grad.dtype == torch.float32 for parameter in regressor.parameters())
 
 
+def test_regressor_backward_passes_gradcheck_in_float64_and_dropout_of_one_drops_everything():
+    regressor = IterativeRegressor(feature_dim=3, hidden_dim=5, num_stages=2).double().eval()
+    features = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda inputs, *parameters: torch.stack(regressor(inputs)), (features, *regressor.parameters()))
+    silent = IterativeRegressor(feature_dim=3, dropout=1.0).train()
+    stages = silent(torch.randn(2, 3))
+    assert all(torch.isfinite(stage).all() for stage in stages)
+    torch.testing.assert_close(stages[-1], silent.mlp[-1].bias.expand(2, -1) * 3 + silent.initial_theta.expand(2, -1))  # every hidden unit dropped
+
+
 def test_kcs_matrix_is_bone_gram_matrix_and_symmetric():
     incidence = bone_incidence_matrix()
     assert incidence.shape == (14, 13) and (incidence.sum(dim=0) == 0).all()
