@@ -11,7 +11,7 @@ The forward pass is smplx's linear blend skinning (its ``blend_shapes`` and
 the rest joints come from the joint regressor applied once to the template and the shape
 directions (they are linear in β), the pose blend shapes are skipped when the model has none
 (the open model's ``posedirs`` are all zero), and each vertex is skinned by its blended (3,4)
-transform (one batched matmul, with its own backward). ``tests/test_body_model.py`` checks
+transform, applied coordinate by coordinate (with its own backward). ``tests/test_body_model.py`` checks
 values and gradients against ``smplx.SMPL``'s own forward, with and without pose blend shapes.
 """
 
