@@ -58,7 +58,12 @@ def machine_name() -> str:
 
 def body_model_ms(repeats: int, batch_size: int = 8) -> float:
     """Full open body model forward+backward at batch 8 (pose and shape require grad)."""
-    return 1e3 * median_seconds(body_model_cases(BodyModel(OPEN_BODY_MODEL), batch_size)["forward+backward"], repeats=repeats, warmup=3)[0]
+    return (
+        1e3
+        * median_seconds(
+            body_model_cases(BodyModel(OPEN_BODY_MODEL), batch_size)["forward+backward"], repeats=repeats, warmup=3
+        )[0]
+    )
 
 
 def mesh_loss_by_vertex_count(data: Path, repeats: int) -> list[dict[str, object]]:
@@ -66,15 +71,28 @@ def mesh_loss_by_vertex_count(data: Path, repeats: int) -> list[dict[str, object
     dataset = build_dataset(DataConfig(root=data), "train")
     batch = collate_samples([dataset[index] for index in range(8)])
     rows = []
-    for label, path, stride in (("lite", OPEN_BODY_MODEL_LITE, 1), ("full, every 2nd vertex", OPEN_BODY_MODEL, 2), ("full", OPEN_BODY_MODEL, 1)):
+    for label, path, stride in (
+        ("lite", OPEN_BODY_MODEL_LITE, 1),
+        ("full, every 2nd vertex", OPEN_BODY_MODEL, 2),
+        ("full", OPEN_BODY_MODEL, 1),
+    ):
         with torch.no_grad():
             vertices = BodyModel(path)(batch.pose[:, :3], batch.pose[:, 3:], batch.betas).vertices[:, ::stride]
-        points = normalized_to_crop_pixels(weak_perspective_projection(vertices, batch.camera), 224).requires_grad_(True)
+        points = normalized_to_crop_pixels(weak_perspective_projection(vertices, batch.camera), 224).requires_grad_(
+            True
+        )
 
         def fast() -> None:
             mesh_reprojection_loss(points, batch.silhouette, batch.has_silhouette, batch.silhouette_nearest).backward()
 
-        rows.append({"case": f"L_mr fast, {points.shape[1]} vertices ({label})", "batch": 8, "image_px": 224, "ms": round(1e3 * median_seconds(fast, repeats=repeats, warmup=3)[0], 1)})
+        rows.append(
+            {
+                "case": f"L_mr fast, {points.shape[1]} vertices ({label})",
+                "batch": 8,
+                "image_px": 224,
+                "ms": round(1e3 * median_seconds(fast, repeats=repeats, warmup=3)[0], 1),
+            }
+        )
     return rows
 
 
@@ -88,14 +106,20 @@ def training_peak_rss_mb(data: Path, steps: int) -> tuple[float, float]:
         config_path = Path(scratch) / "run.json"
         config_path.write_text(json.dumps(config.to_dict()))
         started = time.perf_counter()
-        process = subprocess.Popen([sys.executable, "-m", "hybridlib.training", "--config", str(config_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hybridlib.training", "--config", str(config_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         peak = 0
         while process.poll() is None:
             peak = max(peak, _tree_rss_bytes(process.pid))
             time.sleep(0.1)
         seconds = time.perf_counter() - started
         if process.returncode != 0:
-            raise RuntimeError(f"the cpu-preset training benchmark failed (exit {process.returncode}); run it by hand: python -m hybridlib.training --config {config_path}")
+            raise RuntimeError(
+                f"the cpu-preset training benchmark failed (exit {process.returncode}); run it by hand: python -m hybridlib.training --config {config_path}"
+            )
     return peak / 2**20, seconds / steps
 
 
@@ -115,9 +139,15 @@ def _tree_rss_bytes(pid: int) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="fewer repeats, no ResNet-50 and no scaling grid (a smoke check of the harness)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer repeats, no ResNet-50 and no scaling grid (a smoke check of the harness)",
+    )
     args = parser.parse_args()
     repeats = 2 if args.quick else args.repeats
     cpu = PRESETS["cpu"]
@@ -128,20 +158,36 @@ def main() -> None:
     rows: list[dict[str, object]] = []
 
     def record(measure: str, value: float, bar: str, passed: bool | None, seen: str) -> None:
-        rows.append({"measure": measure, "value": float(f"{value:.4g}"), "bar": bar, "holds": "-" if passed is None else ("yes" if passed else "NO"), "absolute times seen": seen})
+        rows.append(
+            {
+                "measure": measure,
+                "value": float(f"{value:.4g}"),
+                "bar": bar,
+                "holds": "-" if passed is None else ("yes" if passed else "NO"),
+                "absolute times seen": seen,
+            }
+        )
         print(f"  {measure}: {value:.3f} ({seen})", flush=True)
 
     body_ms = body_model_ms(repeats)
     configurations = [(cpu.backbone, cpu.image_size, 1.3)] + ([] if args.quick else [("resnet50", 224, 1.15)])
     step_ms: dict[tuple[str, int], float] = {}
     for backbone, image_size, bar in configurations:
-        encoder_seconds, step_seconds = step_times(data, backbone, image_size, repeats if args.quick else max(repeats, 9))  # the headline ratios: more alternations against a noisy machine
+        encoder_seconds, step_seconds = step_times(
+            data, backbone, image_size, repeats if args.quick else max(repeats, 9)
+        )  # the headline ratios: more alternations against a noisy machine
         step_ms[backbone, image_size] = 1000 * step_seconds
         record(
             f"train step / bare encoder fwd+bwd, {backbone} {image_size} px, batch 8", step_seconds / encoder_seconds, f"<= {bar}", step_seconds / encoder_seconds <= bar,
             f"step {1000 * step_seconds:.0f} ms, encoder {1000 * encoder_seconds:.0f} ms",
         )  # fmt: skip
-        record(f"body model fwd+bwd (full, batch 8) / train step, {backbone} {image_size} px", body_ms / (1000 * step_seconds), "report", None, f"body model {body_ms:.1f} ms")
+        record(
+            f"body model fwd+bwd (full, batch 8) / train step, {backbone} {image_size} px",
+            body_ms / (1000 * step_seconds),
+            "report",
+            None,
+            f"body model {body_ms:.1f} ms",
+        )
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     amp_backbone, amp_image_size = configurations[-1][:2]
     amp_difference = mixed_precision_loss_difference(data, amp_backbone, amp_image_size, device)
@@ -150,7 +196,13 @@ def main() -> None:
         f"{device.type} autocast" + ("" if device.type == "cuda" else " (TrainConfig.amp autocasts on CUDA only)"),
     )  # fmt: skip
     fast_seconds, dense_seconds, difference = mesh_loss_times(data, repeats)
-    record("L_mr dense / fast, batch 8, 224 px, full body model", dense_seconds / fast_seconds, ">= 20", dense_seconds / fast_seconds >= 20, f"fast {1000 * fast_seconds:.0f} ms, dense {1000 * dense_seconds:.0f} ms")
+    record(
+        "L_mr dense / fast, batch 8, 224 px, full body model",
+        dense_seconds / fast_seconds,
+        ">= 20",
+        dense_seconds / fast_seconds >= 20,
+        f"fast {1000 * fast_seconds:.0f} ms, dense {1000 * dense_seconds:.0f} ms",
+    )
     record("L_mr |fast / dense - 1|", difference, "<= 0.01", difference <= 0.01, "same batch")
     for (backbone, image_size), milliseconds in step_ms.items():
         workers = cpu.num_workers
@@ -164,9 +216,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         images_per_second = generator_rate(Path(scratch), 24 if args.quick else 96)
     torch.set_num_threads(os.cpu_count() or 1)
-    record("generator images/s per core (224-500 px images, full body model)", images_per_second, ">= 20", images_per_second >= 20, f"{1000 / images_per_second:.1f} ms per image")
+    record(
+        "generator images/s per core (224-500 px images, full body model)",
+        images_per_second,
+        ">= 20",
+        images_per_second >= 20,
+        f"{1000 / images_per_second:.1f} ms per image",
+    )
     peak_mb, seconds_per_step = training_peak_rss_mb(data, steps=10 if args.quick else 60)
-    record("peak resident memory of cpu-preset training (MiB, process tree)", peak_mb, "<= 4096", peak_mb <= 4096, f"{seconds_per_step:.2f} s per step incl. start-up")
+    record(
+        "peak resident memory of cpu-preset training (MiB, process tree)",
+        peak_mb,
+        "<= 4096",
+        peak_mb <= 4096,
+        f"{seconds_per_step:.2f} s per step incl. start-up",
+    )
 
     table = pd.DataFrame(rows)
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -175,7 +239,12 @@ def main() -> None:
     print("\n" + table.to_markdown(index=False))
 
     parts = step_parts(data, cpu.backbone, cpu.image_size, repeats)
-    parts_table = pd.DataFrame([{"part of one step": name, f"ms ({cpu.backbone}, {cpu.image_size} px, batch 8)": round(1000 * seconds, 1)} for name, seconds in parts.items()])
+    parts_table = pd.DataFrame(
+        [
+            {"part of one step": name, f"ms ({cpu.backbone}, {cpu.image_size} px, batch 8)": round(1000 * seconds, 1)}
+            for name, seconds in parts.items()
+        ]
+    )
     parts_table.to_csv(RESULTS / f"{machine}{suffix}-step-parts.csv", index=False)
     print("\n" + parts_table.to_markdown(index=False))
 
@@ -183,12 +252,26 @@ def main() -> None:
     if not args.quick:
         for batch_size in (8, 16, 32):
             for image_size in (128, 224):
-                encoder_seconds, step_seconds = step_times(data, cpu.backbone, image_size, repeats, batch_size=batch_size)
-                scaling.append({"case": f"train step, {cpu.backbone}", "batch": batch_size, "image_px": image_size, "ms": round(1000 * step_seconds, 1), "step / encoder": round(step_seconds / encoder_seconds, 2)})
+                encoder_seconds, step_seconds = step_times(
+                    data, cpu.backbone, image_size, repeats, batch_size=batch_size
+                )
+                scaling.append(
+                    {
+                        "case": f"train step, {cpu.backbone}",
+                        "batch": batch_size,
+                        "image_px": image_size,
+                        "ms": round(1000 * step_seconds, 1),
+                        "step / encoder": round(step_seconds / encoder_seconds, 2),
+                    }
+                )
     scaling_table = pd.DataFrame(scaling)
     scaling_table.to_csv(RESULTS / f"{machine}{suffix}-scaling.csv", index=False)
     print("\n" + scaling_table.to_markdown(index=False))
-    written = [RESULTS / f"{machine}{suffix}.csv", RESULTS / f"{machine}{suffix}-step-parts.csv", RESULTS / f"{machine}{suffix}-scaling.csv"]
+    written = [
+        RESULTS / f"{machine}{suffix}.csv",
+        RESULTS / f"{machine}{suffix}-step-parts.csv",
+        RESULTS / f"{machine}{suffix}-scaling.csv",
+    ]
     if not args.quick:
         PERFORMANCE_DOC.write_text(performance_doc(machine, table, parts_table, scaling_table))
         written.append(PERFORMANCE_DOC)

@@ -56,14 +56,37 @@ def main() -> None:
     models = {"full": BodyModel(OPEN_BODY_MODEL), "lite": BodyModel(OPEN_BODY_MODEL_LITE)}
     for variant, body_model in models.items():
         for case, function in body_model_cases(body_model, args.batch_size).items():
-            rows.append((f"BodyModel {variant} ({body_model.num_vertices} V) {case}, batch {args.batch_size}", 1e3 * median_seconds(function, repeats=args.repeats, warmup=3)[0]))
+            rows.append(
+                (
+                    f"BodyModel {variant} ({body_model.num_vertices} V) {case}, batch {args.batch_size}",
+                    1e3 * median_seconds(function, repeats=args.repeats, warmup=3)[0],
+                )
+            )
     for variant, body_model in models.items():
         with torch.no_grad():
-            vertices = body_model(torch.tensor([UPRIGHT_GLOBAL_ORIENT]), torch.zeros(1, 69), torch.zeros(1, 10)).vertices[0].numpy()
+            vertices = (
+                body_model(torch.tensor([UPRIGHT_GLOBAL_ORIENT]), torch.zeros(1, 69), torch.zeros(1, 10))
+                .vertices[0]
+                .numpy()
+            )
         camera = framing_camera(vertices)
         faces = body_model.faces
-        rows.append((f"render_mesh {variant} ({len(faces)} F), 224 px", 1e3 * median_seconds(lambda: render_mesh(vertices, faces, camera, 224), repeats=args.repeats, warmup=3)[0]))
-        rows.append((f"render_silhouette {variant}, 224 px", 1e3 * median_seconds(lambda: render_silhouette(vertices, faces, camera, 224), repeats=args.repeats, warmup=3)[0]))
+        rows.append(
+            (
+                f"render_mesh {variant} ({len(faces)} F), 224 px",
+                1e3
+                * median_seconds(lambda: render_mesh(vertices, faces, camera, 224), repeats=args.repeats, warmup=3)[0],
+            )
+        )
+        rows.append(
+            (
+                f"render_silhouette {variant}, 224 px",
+                1e3
+                * median_seconds(
+                    lambda: render_silhouette(vertices, faces, camera, 224), repeats=args.repeats, warmup=3
+                )[0],
+            )
+        )
 
     width = max(len(name) for name, _ in rows)
     print(f"{'case':<{width}}  median ms")

@@ -38,8 +38,17 @@ def generator_rate(out_dir: Path, images: int) -> float:
 
 def loader_rate(root: Path, workers: int, batches: int, batch_size: int = 8, image_size: int = 224) -> float:
     """Samples/s of a DataLoader over the generated LSP+LSPET training set (augmented crops)."""
-    dataset = build_dataset(DataConfig(root=root, use_lspet=True, augmentation=AugmentationConfig(image_size=image_size)), "train")
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=workers, collate_fn=collate_samples, persistent_workers=workers > 0)
+    dataset = build_dataset(
+        DataConfig(root=root, use_lspet=True, augmentation=AugmentationConfig(image_size=image_size)), "train"
+    )
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=True,
+        num_workers=workers,
+        collate_fn=collate_samples,
+        persistent_workers=workers > 0,
+    )
     iterator = iter(loader)
     next(iterator)  # start-up (worker processes) is not throughput
     started = time.perf_counter()
@@ -58,10 +67,14 @@ def main() -> None:
         scratch = Path(scratch)
         rate = generator_rate(scratch / "rate", args.images)
         print(f"generator, one core: {rate:.1f} images/s ({1000 / rate:.1f} ms per image)")
-        root = generate.generate_dataset(scratch / "data", generate.GeneratorConfig(lsp=64, lspet=96, mosh=0, seed=2), workers=1, progress=False)
+        root = generate.generate_dataset(
+            scratch / "data", generate.GeneratorConfig(lsp=64, lspet=96, mosh=0, seed=2), workers=1, progress=False
+        )
         files = [path for path in root.rglob("*") if path.is_file()]
         per_image = sum(path.stat().st_size for path in files if path.suffix in (".jpg", ".png")) / 160
-        print(f"disk: {per_image / 1024:.1f} KiB per image incl. silhouette -> {per_image * 12000 / 2**20:.0f} MiB for 2000 + 10000 images")
+        print(
+            f"disk: {per_image / 1024:.1f} KiB per image incl. silhouette -> {per_image * 12000 / 2**20:.0f} MiB for 2000 + 10000 images"
+        )
         rates = {workers: loader_rate(root, workers, args.batches) for workers in (0, 2)}
         for workers, samples_per_second in rates.items():
             print(f"loader, {workers} workers: {samples_per_second:.1f} samples/s at 224 px with augmentation")

@@ -27,8 +27,16 @@ from hybridlib.losses import mesh_reprojection_loss, mesh_reprojection_loss_dens
 from hybridlib.losses.silhouette import normalized_to_crop_pixels
 from hybridlib.models import Encoder
 from hybridlib.training import TrainConfig
-from hybridlib.training.loop import Networks, RealBodySampler, adam, build_networks, critic_update, generator_losses, predict_body
 from hybridlib.training.distributed import DistributedContext
+from hybridlib.training.loop import (
+    Networks,
+    RealBodySampler,
+    adam,
+    build_networks,
+    critic_update,
+    generator_losses,
+    predict_body,
+)
 
 
 @dataclass
@@ -44,7 +52,15 @@ class _StepSetup:
 
 def _setup(data: Path, backbone: str, image_size: int, batch_size: int) -> _StepSetup:
     with tempfile.TemporaryDirectory() as out_dir:
-        config = TrainConfig(data_root=str(data), out_dir=out_dir, backbone=backbone, image_size=image_size, batch_size=batch_size, pretrained=False, progress=False)
+        config = TrainConfig(
+            data_root=str(data),
+            out_dir=out_dir,
+            backbone=backbone,
+            image_size=image_size,
+            batch_size=batch_size,
+            pretrained=False,
+            progress=False,
+        )
     dataset = build_dataset(DataConfig(root=data, augmentation=AugmentationConfig(image_size=image_size)), "train")
     batch = collate_samples([dataset[index] for index in range(config.batch_size)])
     body_model = BodyModel()
@@ -52,7 +68,13 @@ def _setup(data: Path, backbone: str, image_size: int, batch_size: int) -> _Step
     networks: Networks = build_networks(config, *sampler.mean_body_pose_and_betas())
     networks.body_model = body_model
     return _StepSetup(
-        config, batch, networks, sampler, adam(networks.model.parameters(), config.lr_generator), adam(networks.critic.parameters(), config.lr_critic), Encoder(backbone, pretrained=False)
+        config,
+        batch,
+        networks,
+        sampler,
+        adam(networks.model.parameters(), config.lr_generator),
+        adam(networks.critic.parameters(), config.lr_critic),
+        Encoder(backbone, pretrained=False),
     )
 
 
@@ -110,7 +132,9 @@ def step_parts(data: Path, backbone: str, image_size: int, repeats: int, batch_s
         "body model + projection fwd+bwd": median_seconds(body_model, repeats=repeats)[0],
         "L_mr fast, value + gradient": median_seconds(mesh_loss, repeats=repeats)[0],
         "Adam step (encoder + regressor)": median_seconds(setup.optimizer_generator.step, repeats=repeats)[0],
-        "critic step (real bodies, WGAN-GP)": median_seconds(lambda: critic_update(config, networks, setup.optimizer_critic, real, prediction.body, mix), repeats=repeats)[0],
+        "critic step (real bodies, WGAN-GP)": median_seconds(
+            lambda: critic_update(config, networks, setup.optimizer_critic, real, prediction.body, mix), repeats=repeats
+        )[0],
         "full training step": median_seconds(lambda: _training_step(setup), repeats=repeats)[0],
     }
 

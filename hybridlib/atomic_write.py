@@ -30,7 +30,9 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None], what: str 
     except (OSError, RuntimeError) as error:
         temporary.unlink(missing_ok=True)
         previous = f"the previous {what} is intact" if path.is_file() else f"no earlier {what} existed"
-        raise OSError(f"could not write {what} {path} ({error}); {previous}. Free disk space (or choose another folder) and run again: finished work is reused") from error
+        raise OSError(
+            f"could not write {what} {path} ({error}); {previous}. Free disk space (or choose another folder) and run again: finished work is reused"
+        ) from error
     os.replace(temporary, path)
     return path
 

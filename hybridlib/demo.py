@@ -33,8 +33,16 @@ ARMS_DOWN = {"left_shoulder": (0.0, 0.0, -1.2), "right_shoulder": (0.0, 0.0, 1.2
 DEMO_BODIES = (
     DemoBody("t_pose", {}, {}),
     DemoBody("arms_down", ARMS_DOWN, {}),
-    DemoBody("walking", {**ARMS_DOWN, "left_hip": (-0.5, 0.0, 0.0), "right_hip": (0.4, 0.0, 0.0), "right_knee": (0.7, 0.0, 0.0)}, {}),
-    DemoBody("arms_raised", {"left_shoulder": (0.0, 0.0, 1.1), "right_shoulder": (0.0, 0.0, -1.1), "left_elbow": (0.0, -0.6, 0.0)}, {}),
+    DemoBody(
+        "walking",
+        {**ARMS_DOWN, "left_hip": (-0.5, 0.0, 0.0), "right_hip": (0.4, 0.0, 0.0), "right_knee": (0.7, 0.0, 0.0)},
+        {},
+    ),
+    DemoBody(
+        "arms_raised",
+        {"left_shoulder": (0.0, 0.0, 1.1), "right_shoulder": (0.0, 0.0, -1.1), "left_elbow": (0.0, -0.6, 0.0)},
+        {},
+    ),
     DemoBody("tall_beta0_+2", ARMS_DOWN, {0: 2.0}),
     DemoBody("short_beta0_-2", ARMS_DOWN, {0: -2.0}),
     DemoBody("beta1_+2", ARMS_DOWN, {1: 2.0}),
@@ -66,10 +74,14 @@ def render_demo_bodies(body_model: BodyModel, image_size: int = 320) -> dict[str
         for index, value in body.betas.items():
             betas[0, index] = value
         with torch.no_grad():
-            posed_vertices[body.name] = body_model(global_orient, pose_vector(body.joint_rotations), betas).vertices[0].numpy()
+            posed_vertices[body.name] = (
+                body_model(global_orient, pose_vector(body.joint_rotations), betas).vertices[0].numpy()
+            )
     # one camera for all bodies, so that their sizes stay comparable
     camera = framing_camera(np.concatenate(list(posed_vertices.values())), fill=0.8)
-    return {name: render_mesh(vertices, body_model.faces, camera, image_size) for name, vertices in posed_vertices.items()}
+    return {
+        name: render_mesh(vertices, body_model.faces, camera, image_size) for name, vertices in posed_vertices.items()
+    }
 
 
 def gallery(images: dict[str, np.ndarray], columns: int = 4) -> np.ndarray:
@@ -85,7 +97,9 @@ def gallery(images: dict[str, np.ndarray], columns: int = 4) -> np.ndarray:
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("results/gallery"), help="output folder (created)")
-    parser.add_argument("--body-model", type=Path, default=None, help="SMPL .pkl/.npz; default: the embedded open model")
+    parser.add_argument(
+        "--body-model", type=Path, default=None, help="SMPL .pkl/.npz; default: the embedded open model"
+    )
     args = parser.parse_args(argv)
 
     body_model = BodyModel(args.body_model)

@@ -57,7 +57,9 @@ class ThetaParts:
 def split_theta(theta: torch.Tensor) -> ThetaParts:
     """Split Θ (B,85) into its parts (views, no copy)."""
     if theta.shape[-1] != THETA_LAYOUT.size:
-        raise ValueError(f"Θ must have {THETA_LAYOUT.size} entries in its last dimension, got shape {tuple(theta.shape)}")
+        raise ValueError(
+            f"Θ must have {THETA_LAYOUT.size} entries in its last dimension, got shape {tuple(theta.shape)}"
+        )
     return ThetaParts(
         camera=theta[..., THETA_LAYOUT.camera],
         global_orient=theta[..., THETA_LAYOUT.global_orient],

@@ -50,13 +50,17 @@ def square_input(image: np.ndarray, input_size: int) -> tuple[torch.Tensor, int]
     side = max(height, width)
     square = np.zeros((side, side, 3), np.uint8)
     square[:height, :width] = image
-    resized = cv2.resize(square, (input_size, input_size), interpolation=cv2.INTER_AREA if side > input_size else cv2.INTER_LINEAR)
+    resized = cv2.resize(
+        square, (input_size, input_size), interpolation=cv2.INTER_AREA if side > input_size else cv2.INTER_LINEAR
+    )
     normalised = (resized.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
     return torch.from_numpy(normalised.transpose(2, 0, 1).copy()), side
 
 
 @torch.no_grad()
-def predict_images(networks: Networks, image_paths: list[Path], input_size: int, device: str = "auto", progress: bool = True) -> list[ImagePrediction]:
+def predict_images(
+    networks: Networks, image_paths: list[Path], input_size: int, device: str = "auto", progress: bool = True
+) -> list[ImagePrediction]:
     """Predict every image; overlays are drawn at the image's own resolution."""
     device_ = resolve_device(device)
     networks.model.to(device_).eval()
@@ -73,7 +77,11 @@ def predict_images(networks: Networks, image_paths: list[Path], input_size: int,
         square[: image.shape[0], : image.shape[1]] = image
         overlay = overlay_mesh(square, pred.output.vertices[0], networks.body_model.faces, pred.parts.camera[0])
         overlay = draw_keypoints(overlay, keypoints_px, radius=max(2, side // 100))[: image.shape[0], : image.shape[1]]
-        results.append(ImagePrediction(path, theta[0].cpu().numpy(), keypoints_px, pred.output.keypoints_lsp[0].cpu().numpy(), overlay))
+        results.append(
+            ImagePrediction(
+                path, theta[0].cpu().numpy(), keypoints_px, pred.output.keypoints_lsp[0].cpu().numpy(), overlay
+            )
+        )
     return results
 
 

@@ -110,7 +110,13 @@ class FaceRaster:
         return result
 
 
-def rasterise_faces(vertices: np.ndarray, faces: np.ndarray, camera: np.ndarray, image_size: int = 224, supersampling: int = SUPERSAMPLING) -> FaceRaster:
+def rasterise_faces(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    camera: np.ndarray,
+    image_size: int = 224,
+    supersampling: int = SUPERSAMPLING,
+) -> FaceRaster:
     """Painter's algorithm on face indices: front-facing faces (V,3)/(F,3) under ``camera``,
     painted far to near at ``supersampling`` × ``image_size``."""
     vertices = to_array(vertices).astype(np.float64)
@@ -126,7 +132,12 @@ def rasterise_faces(vertices: np.ndarray, faces: np.ndarray, camera: np.ndarray,
     return FaceRaster(face_ids=canvas, supersampling=supersampling, normals=normals)
 
 
-def shade_faces(normals: np.ndarray, colour: tuple[int, int, int] = MESH_COLOUR, lighting: Lighting = Lighting(), face_colours: np.ndarray | None = None) -> np.ndarray:
+def shade_faces(
+    normals: np.ndarray,
+    colour: tuple[int, int, int] = MESH_COLOUR,
+    lighting: Lighting = Lighting(),
+    face_colours: np.ndarray | None = None,
+) -> np.ndarray:
     """Lambert-shaded colour (F,3) float RGB 0–255 of faces with unit normals (F,3): one
     ``colour`` or ``face_colours`` (F,3)."""
     light = np.asarray(lighting.direction, np.float64)
@@ -191,7 +202,11 @@ def render_mesh(
 
 
 def render_silhouette(
-    vertices: np.ndarray, faces: np.ndarray, camera: np.ndarray, image_size: int = 224, supersampling: int = SUPERSAMPLING
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    camera: np.ndarray,
+    image_size: int = 224,
+    supersampling: int = SUPERSAMPLING,
 ) -> np.ndarray:
     """Filled silhouette mask (image_size, image_size) bool of a mesh (V,3), faces (F,3): the
     pixels at least half covered (all faces are painted, so open meshes leave no holes)."""
@@ -219,7 +234,9 @@ def overlay_mesh(
     return _composite(image, premultiplied, coverage, alpha)
 
 
-def draw_keypoints(image: np.ndarray, keypoints_px: np.ndarray, colour: tuple[int, int, int] = (255, 64, 64), radius: int = 3) -> np.ndarray:
+def draw_keypoints(
+    image: np.ndarray, keypoints_px: np.ndarray, colour: tuple[int, int, int] = (255, 64, 64), radius: int = 3
+) -> np.ndarray:
     """Draw keypoints (K,2) pixel coordinates as filled dots on a copy of an RGB image."""
     canvas = np.ascontiguousarray(image, dtype=np.uint8).copy()
     for x, y in to_array(keypoints_px):
@@ -234,7 +251,9 @@ def tile_images(tiles: list[np.ndarray], columns: int) -> np.ndarray:
         raise ValueError("no images to tile")
     padding = [np.zeros_like(tiles[0])] * (-len(tiles) % columns)
     padded = list(tiles) + padding
-    return np.concatenate([np.concatenate(padded[start : start + columns], axis=1) for start in range(0, len(padded), columns)], axis=0)
+    return np.concatenate(
+        [np.concatenate(padded[start : start + columns], axis=1) for start in range(0, len(padded), columns)], axis=0
+    )
 
 
 def write_image(path: str | Path, image_rgb: np.ndarray) -> Path:
@@ -243,5 +262,7 @@ def write_image(path: str | Path, image_rgb: np.ndarray) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     image = image_rgb if image_rgb.ndim == 2 else cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)
     if not cv2.imwrite(str(path), image):
-        raise OSError(f"could not write image {path}: check that the folder is writable and the extension is .png or .jpg")
+        raise OSError(
+            f"could not write image {path}: check that the folder is writable and the extension is .png or .jpg"
+        )
     return path

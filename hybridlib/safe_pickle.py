@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse
 
+
 class UnsafePickleError(ValueError):
     """A pickle that names a global outside the allow-list (it could run code); nothing in it
     was called."""
@@ -45,7 +46,9 @@ _NUMPY_GLOBALS[("numpy", "dtype")] = np.dtype
 def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
     """What Python 3 pickles of ``bytes`` call at protocol ≤ 2 (``_codecs.encode``), restricted to latin-1."""
     if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
-        raise UnsafePickleError(f"refused _codecs.encode with encoding {encoding!r}: only latin-1 text → bytes is allowed")
+        raise UnsafePickleError(
+            f"refused _codecs.encode with encoding {encoding!r}: only latin-1 text → bytes is allowed"
+        )
     return text.encode("latin1")
 
 
@@ -115,7 +118,9 @@ def _load(path: str | Path, allowed: dict[tuple[str, str], object], allow_chumpy
         except UnsafePickleError:
             raise
         except Exception as error:  # truncated or corrupt files raise many different types
-            raise ValueError(f"cannot read {what} {path}: the pickle is truncated or corrupt ({type(error).__name__}: {error}). {fix}") from error
+            raise ValueError(
+                f"cannot read {what} {path}: the pickle is truncated or corrupt ({type(error).__name__}: {error}). {fix}"
+            ) from error
 
 
 def load_numpy_pickle(path: str | Path) -> object:

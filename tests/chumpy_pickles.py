@@ -12,7 +12,9 @@ class FakeChumpyCh:
     without _parents/_cache (the array under 'x')."""
 
     def __init__(self, array: np.ndarray) -> None:
-        self.__dict__.update({"_dirty_vars": set(), "_itr": None, "_make_dense": False, "_make_sparse": False, "x": array})
+        self.__dict__.update(
+            {"_dirty_vars": set(), "_itr": None, "_make_dense": False, "_make_sparse": False, "x": array}
+        )
 
     def __getstate__(self) -> dict:
         return dict(self.__dict__)

@@ -1,9 +1,9 @@
 import numpy as np
-import scipy.sparse
 import pytest
+import scipy.sparse
 import torch
-
 from chumpy_pickles import FakeChumpyCh, write_chumpy_pickle
+
 from hybridlib.body_model import (
     LSP_JOINT_NAMES,
     OPEN_BODY_MODEL,
@@ -48,7 +48,31 @@ def test_npz_has_smpl_keys_and_shapes(path):
     assert arrays["f"].ndim == 2 and arrays["f"].shape[1] == 3
     assert arrays["f"].min() == 0 and arrays["f"].max() == num_vertices - 1
     parents = arrays["kintree_table"][0].astype(np.int64)
-    assert parents[0] == 4294967295 and list(parents[1:]) == [0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21]
+    assert parents[0] == 4294967295 and list(parents[1:]) == [
+        0,
+        0,
+        0,
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+        7,
+        8,
+        9,
+        9,
+        9,
+        12,
+        13,
+        14,
+        16,
+        17,
+        18,
+        19,
+        20,
+        21,
+    ]
     np.testing.assert_allclose(arrays["weights"].sum(axis=1), 1.0, atol=1e-5)
     assert (arrays["weights"] >= 0).all()
     np.testing.assert_allclose(arrays["J_regressor"].sum(axis=1), 1.0, atol=1e-5)
@@ -133,7 +157,11 @@ def test_posing_the_left_shoulder_lowers_the_left_arm(body_model):
 def test_silhouette_area_agrees_with_the_projected_mesh_area():
     body_model = BodyModel(OPEN_BODY_MODEL)
     with torch.no_grad():
-        vertices = body_model(torch.tensor([UPRIGHT_GLOBAL_ORIENT]), torch.zeros(1, 69), torch.zeros(1, 10)).vertices[0].numpy()
+        vertices = (
+            body_model(torch.tensor([UPRIGHT_GLOBAL_ORIENT]), torch.zeros(1, 69), torch.zeros(1, 10))
+            .vertices[0]
+            .numpy()
+        )
     camera = np.array([1.0, 0.0, 0.2])
     image_size = 448
     mask = render_silhouette(vertices, body_model.faces, camera, image_size)
@@ -195,11 +223,15 @@ def test_a_chumpy_style_smpl_pickle_runs_through_the_same_code_path(tmp_path, mo
     """The licensed-SMPL path: chumpy arrays, a sparse J_regressor, protocol 2, no chumpy installed."""
     arrays = dict(np.load(OPEN_BODY_MODEL_LITE, allow_pickle=False))
     smpl_style = {key: arrays[key].astype(np.float64) for key in ("posedirs", "kintree_table", "f")}
-    smpl_style.update({key: FakeChumpyCh(arrays[key].astype(np.float64)) for key in ("v_template", "shapedirs", "weights")})
+    smpl_style.update(
+        {key: FakeChumpyCh(arrays[key].astype(np.float64)) for key in ("v_template", "shapedirs", "weights")}
+    )
     smpl_style["J_regressor"] = scipy.sparse.csc_matrix(arrays["J_regressor"].astype(np.float64))
     smpl_style["f"] = arrays["f"].astype(np.uint32)
     smpl_style["kintree_table"] = arrays["kintree_table"]
-    smpl_style.update(head_top_vertex=arrays["head_top_vertex"], face_keypoint_vertices=arrays["face_keypoint_vertices"])
+    smpl_style.update(
+        head_top_vertex=arrays["head_top_vertex"], face_keypoint_vertices=arrays["face_keypoint_vertices"]
+    )
     write_chumpy_pickle(tmp_path / "SMPL_NEUTRAL.pkl", smpl_style, monkeypatch)
 
     from_pickle = BodyModel(tmp_path)  # a folder, as smplx
@@ -209,13 +241,19 @@ def test_a_chumpy_style_smpl_pickle_runs_through_the_same_code_path(tmp_path, mo
     expected, actual = from_npz(torch.zeros(2, 3), pose, betas), from_pickle(torch.zeros(2, 3), pose, betas)
     for field in ("vertices", "joints", "keypoints_lsp", "rotation_matrices"):
         assert torch.allclose(getattr(actual, field), getattr(expected, field), atol=1e-5), field
-    skeleton = from_pickle(torch.zeros(2, 3), pose, betas, with_vertices=False)  # the shortcut from a sparse J_regressor
+    skeleton = from_pickle(
+        torch.zeros(2, 3), pose, betas, with_vertices=False
+    )  # the shortcut from a sparse J_regressor
     assert torch.allclose(skeleton.keypoints_lsp, expected.keypoints_lsp, atol=1e-5)
 
 
 def test_the_skeleton_only_forward_gives_the_same_joints_keypoints_and_gradients(body_model):
     generator = torch.Generator().manual_seed(4)
-    global_orient, pose, betas = torch.randn(3, 3, generator=generator), 0.4 * torch.randn(3, 69, generator=generator), torch.randn(3, 10, generator=generator)
+    global_orient, pose, betas = (
+        torch.randn(3, 3, generator=generator),
+        0.4 * torch.randn(3, 69, generator=generator),
+        torch.randn(3, 10, generator=generator),
+    )
     results = []
     for with_vertices in (True, False):
         pose_, betas_ = pose.clone().requires_grad_(), betas.clone().requires_grad_()
@@ -252,19 +290,33 @@ def test_the_forward_equals_smplx_in_values_and_gradients(tmp_path, pose_blend_s
     path = OPEN_BODY_MODEL_LITE
     if pose_blend_shapes:
         arrays = dict(np.load(OPEN_BODY_MODEL_LITE, allow_pickle=False))
-        arrays["posedirs"] = 0.01 * np.random.default_rng(0).standard_normal(arrays["posedirs"].shape).astype(np.float32)
+        arrays["posedirs"] = 0.01 * np.random.default_rng(0).standard_normal(arrays["posedirs"].shape).astype(
+            np.float32
+        )
         path = tmp_path / "with_pose_blend_shapes.npz"
         np.savez(path, **arrays)
     body_model = BodyModel(path)
     assert body_model.has_pose_blend_shapes == pose_blend_shapes
     generator = torch.Generator().manual_seed(7)
-    global_orient, pose, betas = torch.randn(3, 3, generator=generator), 0.5 * torch.randn(3, 69, generator=generator), torch.randn(3, 10, generator=generator)
-    weights_vertices, weights_joints = torch.randn(3, body_model.num_vertices, 3, generator=generator), torch.randn(3, 24, 3, generator=generator)
+    global_orient, pose, betas = (
+        torch.randn(3, 3, generator=generator),
+        0.5 * torch.randn(3, 69, generator=generator),
+        torch.randn(3, 10, generator=generator),
+    )
+    weights_vertices, weights_joints = (
+        torch.randn(3, body_model.num_vertices, 3, generator=generator),
+        torch.randn(3, 24, 3, generator=generator),
+    )
     results = []
-    for forward in (lambda *args: _smplx_reference(body_model, *args), lambda *args: (lambda out: (out.vertices, out.joints))(body_model(*args))):
+    for forward in (
+        lambda *args: _smplx_reference(body_model, *args),
+        lambda *args: (lambda out: (out.vertices, out.joints))(body_model(*args)),
+    ):
         inputs = [tensor.clone().requires_grad_() for tensor in (global_orient, pose, betas)]
         vertices, joints = forward(*inputs)
         ((vertices * weights_vertices).sum() + (joints * weights_joints).sum()).backward()
         results.append((vertices, joints, *(tensor.grad for tensor in inputs)))
-    for name, expected, actual in zip(("vertices", "joints", "global_orient grad", "pose grad", "betas grad"), *results):
+    for name, expected, actual in zip(
+        ("vertices", "joints", "global_orient grad", "pose grad", "betas grad"), *results
+    ):
         torch.testing.assert_close(actual, expected, atol=2e-5, rtol=1e-4, msg=name)

@@ -64,7 +64,9 @@ def test_axis_angle_rotation_matrix_round_trip():
     # 90° about z takes x to y
     assert torch.allclose(rotation @ torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.0, 1.0, 0.0]), atol=1e-6)
     axis_angle = torch.randn(10, 3) * 0.8
-    assert torch.allclose(rotation_matrix_to_axis_angle(axis_angle_to_rotation_matrix(axis_angle)), axis_angle, atol=1e-5)
+    assert torch.allclose(
+        rotation_matrix_to_axis_angle(axis_angle_to_rotation_matrix(axis_angle)), axis_angle, atol=1e-5
+    )
 
 
 def test_theta_parts_are_views_that_carry_gradients():

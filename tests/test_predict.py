@@ -24,11 +24,17 @@ def test_predict_writes_theta_and_an_overlay_per_image(generated_root, tmp_path,
     for name in ("im0001.jpg", "im0002.jpg"):
         shutil.copy(generated_root / "lsp" / "images" / name, images / name)
     (images / "notes.txt").write_text("not an image")
-    out = predict_main(["--checkpoint", str(config.checkpoint_path), "--images", str(images), "--out", str(tmp_path / "out")])
+    out = predict_main(
+        ["--checkpoint", str(config.checkpoint_path), "--images", str(images), "--out", str(tmp_path / "out")]
+    )
     assert "wrote Θ and overlays of 2 images" in capsys.readouterr().out
     for name in ("im0001", "im0002"):
         with np.load(out / f"{name}.npz") as prediction:
-            assert prediction["theta"].shape == (85,) and prediction["keypoints_px"].shape == (14, 2) and prediction["joints_3d"].shape == (14, 3)
+            assert (
+                prediction["theta"].shape == (85,)
+                and prediction["keypoints_px"].shape == (14, 2)
+                and prediction["joints_3d"].shape == (14, 3)
+            )
             scale, tx, ty = prediction["camera"]
             image = cv2.imread(str(images / f"{name}.jpg"))
             side = max(image.shape[:2])

@@ -25,7 +25,13 @@ def uv_sphere(radius: float, rings: int = 48, segments: int = 96) -> tuple[np.nd
         polar = math.pi * ring / rings
         for segment in range(segments):
             azimuth = 2 * math.pi * segment / segments
-            vertices.append((radius * math.sin(polar) * math.cos(azimuth), radius * math.cos(polar), radius * math.sin(polar) * math.sin(azimuth)))
+            vertices.append(
+                (
+                    radius * math.sin(polar) * math.cos(azimuth),
+                    radius * math.cos(polar),
+                    radius * math.sin(polar) * math.sin(azimuth),
+                )
+            )
     vertices.append((0.0, -radius, 0.0))
     faces = []
     index = lambda ring, segment: 1 + (ring - 1) * segments + segment % segments  # noqa: E731
@@ -94,7 +100,9 @@ def test_face_raster_names_the_front_face_and_face_colours_paint_each_face():
     raster = rasterise_faces(vertices, faces, camera, 64, supersampling=2)
     assert raster.face_ids.shape == (128, 128)
     assert raster.face_at(np.array([[32.0, 32.0], [1.0, 1.0], [-5.0, 70.0]])).tolist() == [1, -1, -1]
-    colour, coverage = render_mesh_premultiplied(vertices, faces, camera, 64, face_colours=np.array([[0, 255, 0], [255, 0, 0]]), raster=raster)
+    colour, coverage = render_mesh_premultiplied(
+        vertices, faces, camera, 64, face_colours=np.array([[0, 255, 0], [255, 0, 0]]), raster=raster
+    )
     assert colour[32, 32, 0] > 0 and colour[32, 32, 1] == 0 and coverage[32, 32] == 1.0 and coverage[1, 1] == 0.0
 
 

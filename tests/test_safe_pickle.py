@@ -3,12 +3,13 @@ and nothing runs."""
 
 import importlib
 import pickle
+
 import numpy as np
 import pytest
 import scipy.sparse
-
 from chumpy_pickles import FakeChumpyCh, write_chumpy_pickle
 from pickle_payloads import Evaluates, OpensAFile, WritesAFile
+
 from hybridlib.safe_pickle import UnsafePickleError, load_numpy_pickle, load_smpl_pickle
 
 
@@ -19,7 +20,12 @@ def smpl_like_contents(rng: np.random.Generator, num_vertices: int = 30) -> dict
         "posedirs": rng.normal(size=(num_vertices, 3, 207)),
         "J_regressor": scipy.sparse.random(24, num_vertices, density=0.2, format="csc", random_state=0),
         "weights": rng.dirichlet(np.ones(24), size=num_vertices),
-        "kintree_table": np.array([[4294967295, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21], list(range(24))]),
+        "kintree_table": np.array(
+            [
+                [4294967295, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21],
+                list(range(24)),
+            ]
+        ),
         "f": rng.integers(0, num_vertices, size=(40, 3)).astype(np.uint32),
         "bs_style": "lbs",
         "bs_type": "lrotmin",
@@ -29,7 +35,11 @@ def smpl_like_contents(rng: np.random.Generator, num_vertices: int = 30) -> dict
 def test_chumpy_style_smpl_pickle_loads_without_chumpy(tmp_path, monkeypatch):
     contents = smpl_like_contents(np.random.default_rng(0))
     chumpy_keys = ("v_template", "shapedirs", "weights")
-    write_chumpy_pickle(tmp_path / "SMPL_NEUTRAL.pkl", {**contents, **{key: FakeChumpyCh(contents[key]) for key in chumpy_keys}}, monkeypatch)
+    write_chumpy_pickle(
+        tmp_path / "SMPL_NEUTRAL.pkl",
+        {**contents, **{key: FakeChumpyCh(contents[key]) for key in chumpy_keys}},
+        monkeypatch,
+    )
     assert b"chumpy.ch\nCh" in (tmp_path / "SMPL_NEUTRAL.pkl").read_bytes()
     with pytest.raises(ImportError):
         importlib.import_module("chumpy")
@@ -45,7 +55,9 @@ def test_chumpy_style_smpl_pickle_loads_without_chumpy(tmp_path, monkeypatch):
 
 def test_python2_module_paths_of_old_smpl_files_are_understood(tmp_path, monkeypatch):
     contents = smpl_like_contents(np.random.default_rng(1))
-    write_chumpy_pickle(tmp_path / "model.pkl", {**contents, "v_template": FakeChumpyCh(contents["v_template"])}, monkeypatch)
+    write_chumpy_pickle(
+        tmp_path / "model.pkl", {**contents, "v_template": FakeChumpyCh(contents["v_template"])}, monkeypatch
+    )
     data = (tmp_path / "model.pkl").read_bytes()
     # SMPL's files were written by Python 2 with old scipy/numpy: rewrite the class paths so
     # (protocol 2 GLOBAL opcodes are newline-terminated text, so this is a faithful edit)
@@ -88,7 +100,9 @@ def test_missing_and_truncated_files_name_the_path(tmp_path):
     with open(tmp_path / "whole.pkl", "wb") as handle:
         pickle.dump({"poses": np.zeros((50, 72))}, handle, protocol=2)
     (tmp_path / "cut.pkl").write_bytes((tmp_path / "whole.pkl").read_bytes()[:200])
-    with pytest.raises(ValueError, match=r"cannot read pose/shape pickle .*cut\.pkl: the pickle is truncated or corrupt"):
+    with pytest.raises(
+        ValueError, match=r"cannot read pose/shape pickle .*cut\.pkl: the pickle is truncated or corrupt"
+    ):
         load_numpy_pickle(tmp_path / "cut.pkl")
 
 

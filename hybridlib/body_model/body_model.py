@@ -119,7 +119,9 @@ def load_body_model_arrays(model_path: str | Path | None = None) -> dict[str, ob
     elif path.suffix == ".pkl":
         arrays = load_smpl_pickle(path)
     else:
-        raise BodyModelError(f"unsupported body model file {path}: expected .npz (open model) or .pkl (licensed SMPL). {_FIX_HINT}")
+        raise BodyModelError(
+            f"unsupported body model file {path}: expected .npz (open model) or .pkl (licensed SMPL). {_FIX_HINT}"
+        )
 
     missing = sorted(set(REQUIRED_SHAPES) - set(arrays))
     if missing:
@@ -134,7 +136,9 @@ def load_body_model_arrays(model_path: str | Path | None = None) -> dict[str, ob
                 f"model with {num_vertices} vertices (SMPL-H/SMPL-X files are not SMPL). {_FIX_HINT}"
             )
     if np.shape(arrays["shapedirs"])[2] < NUM_BETAS:
-        raise BodyModelError(f"body model {path}: shapedirs has {np.shape(arrays['shapedirs'])[2]} components, need ≥ {NUM_BETAS}. {_FIX_HINT}")
+        raise BodyModelError(
+            f"body model {path}: shapedirs has {np.shape(arrays['shapedirs'])[2]} components, need ≥ {NUM_BETAS}. {_FIX_HINT}"
+        )
     return arrays
 
 
@@ -175,7 +179,9 @@ class BodyModel(torch.nn.Module):
         arrays = load_body_model_arrays(self.model_path)
         num_vertices = int(np.shape(arrays["v_template"])[0])
         if "face_keypoint_vertices" in arrays and "head_top_vertex" in arrays:  # the open model's landmarks
-            nose, right_eye, left_eye, right_ear, left_ear = (int(i) for i in np.asarray(arrays["face_keypoint_vertices"]))
+            nose, right_eye, left_eye, right_ear, left_ear = (
+                int(i) for i in np.asarray(arrays["face_keypoint_vertices"])
+            )
             face_vertex_ids = {"nose": nose, "reye": right_eye, "leye": left_eye, "rear": right_ear, "lear": left_ear}
             default_head_top = int(np.asarray(arrays["head_top_vertex"]))
         elif num_vertices == SMPL_NUM_VERTICES:
@@ -192,22 +198,34 @@ class BodyModel(torch.nn.Module):
 
         self.head_top_vertex = default_head_top if head_top_vertex is None else int(head_top_vertex)
         if not 0 <= self.head_top_vertex < self.num_vertices:
-            raise ValueError(f"head_top_vertex={self.head_top_vertex} is outside the mesh of {self.model_path} ({self.num_vertices} vertices)")
-        self.register_buffer("lsp_joint_indices", torch.tensor(LSP_FROM_SMPL_JOINTS, dtype=torch.long), persistent=False)
+            raise ValueError(
+                f"head_top_vertex={self.head_top_vertex} is outside the mesh of {self.model_path} ({self.num_vertices} vertices)"
+            )
+        self.register_buffer(
+            "lsp_joint_indices", torch.tensor(LSP_FROM_SMPL_JOINTS, dtype=torch.long), persistent=False
+        )
         self.lsp_regressor: torch.Tensor | None
         lsp_regressor = None if lsp_regressor_path is None else self._load_lsp_regressor(Path(lsp_regressor_path))
-        self.register_buffer("lsp_regressor", lsp_regressor, persistent=False)  # None: LSP keypoints = joints + head top
+        self.register_buffer(
+            "lsp_regressor", lsp_regressor, persistent=False
+        )  # None: LSP keypoints = joints + head top
         # Rest joints are linear in β: J_regressor applied once to the template and to every shape direction.
         self.register_buffer("joint_template", self.smpl.J_regressor @ self.smpl.v_template, persistent=False)  # (24,3)
-        self.register_buffer("joint_shapedirs", torch.einsum("jv,vcb->jcb", self.smpl.J_regressor, self.smpl.shapedirs), persistent=False)  # (24,3,10)
+        self.register_buffer(
+            "joint_shapedirs", torch.einsum("jv,vcb->jcb", self.smpl.J_regressor, self.smpl.shapedirs), persistent=False
+        )  # (24,3,10)
         self.has_pose_blend_shapes = bool(self.smpl.posedirs.abs().max() > 0)  # False for the open model
 
     def _load_lsp_regressor(self, path: Path) -> torch.Tensor:
         if not path.is_file():
-            raise FileNotFoundError(f"LSP joint regressor not found: {path}. Pass a (14, {self.num_vertices}) .npy or leave it unset.")
+            raise FileNotFoundError(
+                f"LSP joint regressor not found: {path}. Pass a (14, {self.num_vertices}) .npy or leave it unset."
+            )
         regressor = np.load(path, allow_pickle=False)
         if regressor.shape != (len(LSP_JOINT_NAMES), self.num_vertices):
-            raise BodyModelError(f"LSP joint regressor {path} has shape {regressor.shape}, expected (14, {self.num_vertices}) for {self.model_path}")
+            raise BodyModelError(
+                f"LSP joint regressor {path} has shape {regressor.shape}, expected (14, {self.num_vertices}) for {self.model_path}"
+            )
         return torch.as_tensor(regressor, dtype=torch.float32)
 
     @property
@@ -215,7 +233,9 @@ class BodyModel(torch.nn.Module):
         """Faces (F,3) long, on the model's device."""
         return self.smpl.faces_tensor
 
-    def forward(self, global_orient: torch.Tensor, body_pose: torch.Tensor, betas: torch.Tensor, with_vertices: bool = True) -> BodyModelOutput:
+    def forward(
+        self, global_orient: torch.Tensor, body_pose: torch.Tensor, betas: torch.Tensor, with_vertices: bool = True
+    ) -> BodyModelOutput:
         """Pose and shape the model.
 
         global_orient (B,3) and body_pose (B,69) axis-angle radians, betas (B,10).
@@ -227,21 +247,29 @@ class BodyModel(torch.nn.Module):
         pose_axis_angle = torch.cat([global_orient, body_pose], dim=1).reshape(batch_size, NUM_JOINTS, 3)
         rotation_matrices = axis_angle_to_rotation_matrix(pose_axis_angle)
         rest_joints = self.joint_template + torch.einsum("jcb,nb->njc", self.joint_shapedirs, betas)
-        joints, transforms = batch_rigid_transform(rotation_matrices, rest_joints, self.smpl.parents, dtype=rest_joints.dtype)
+        joints, transforms = batch_rigid_transform(
+            rotation_matrices, rest_joints, self.smpl.parents, dtype=rest_joints.dtype
+        )
         if not with_vertices and self.lsp_regressor is None:
             head = self.head_top_vertex
             head_top = self._skin(slice(head, head + 1), betas, rotation_matrices, transforms)
             keypoints_lsp = torch.cat([joints[:, self.lsp_joint_indices], head_top], dim=1)
-            return BodyModelOutput(vertices=None, joints=joints, keypoints_lsp=keypoints_lsp, rotation_matrices=rotation_matrices)
+            return BodyModelOutput(
+                vertices=None, joints=joints, keypoints_lsp=keypoints_lsp, rotation_matrices=rotation_matrices
+            )
         vertices = self._skin(slice(None), betas, rotation_matrices, transforms)
         if self.lsp_regressor is not None:
             keypoints_lsp = torch.einsum("kv,bvc->bkc", self.lsp_regressor.to(vertices.dtype), vertices)
         else:
             head_top = vertices[:, self.head_top_vertex : self.head_top_vertex + 1]
             keypoints_lsp = torch.cat([joints[:, self.lsp_joint_indices], head_top], dim=1)
-        return BodyModelOutput(vertices=vertices, joints=joints, keypoints_lsp=keypoints_lsp, rotation_matrices=rotation_matrices)
+        return BodyModelOutput(
+            vertices=vertices, joints=joints, keypoints_lsp=keypoints_lsp, rotation_matrices=rotation_matrices
+        )
 
-    def _skin(self, vertex_ids: slice, betas: torch.Tensor, rotation_matrices: torch.Tensor, transforms: torch.Tensor) -> torch.Tensor:
+    def _skin(
+        self, vertex_ids: slice, betas: torch.Tensor, rotation_matrices: torch.Tensor, transforms: torch.Tensor
+    ) -> torch.Tensor:
         """Posed vertices (B,n,3) of the ``vertex_ids`` slice of the mesh: shape blend shapes,
         pose blend shapes (when the model has any), then linear blend skinning with the joints'
         (B,24,4,4) ``transforms`` from ``batch_rigid_transform``."""
@@ -251,7 +279,9 @@ class BodyModel(torch.nn.Module):
         if self.has_pose_blend_shapes:
             identity = torch.eye(3, dtype=rotation_matrices.dtype, device=rotation_matrices.device)
             pose_feature = (rotation_matrices[:, 1:] - identity).reshape(batch_size, -1)  # (B,207)
-            posedirs = smpl.posedirs.reshape(smpl.posedirs.shape[0], -1, 3)[:, vertex_ids].reshape(smpl.posedirs.shape[0], -1)
+            posedirs = smpl.posedirs.reshape(smpl.posedirs.shape[0], -1, 3)[:, vertex_ids].reshape(
+                smpl.posedirs.shape[0], -1
+            )
             shaped = shaped + (pose_feature @ posedirs).reshape(batch_size, -1, 3)
         return _LinearBlendSkinning.apply(smpl.lbs_weights[vertex_ids], transforms[:, :, :3, :], shaped)
 
@@ -266,7 +296,9 @@ class _LinearBlendSkinning(torch.autograd.Function):
     @staticmethod
     def forward(ctx, weights: torch.Tensor, transforms: torch.Tensor, rest: torch.Tensor) -> torch.Tensor:
         batch_size, num_joints = transforms.shape[:2]
-        blended = (transforms.reshape(batch_size, num_joints, 12).transpose(1, 2) @ weights.T).reshape(batch_size, 3, 4, -1)  # (B,3,4,n)
+        blended = (transforms.reshape(batch_size, num_joints, 12).transpose(1, 2) @ weights.T).reshape(
+            batch_size, 3, 4, -1
+        )  # (B,3,4,n)
         rest_by_coordinate = rest.transpose(1, 2)  # (B,3,n)
         posed = (blended[:, :, :3] * rest_by_coordinate[:, None]).sum(dim=2) + blended[:, :, 3]  # (B,3,n)
         ctx.save_for_backward(weights, blended, rest_by_coordinate)
@@ -281,7 +313,9 @@ class _LinearBlendSkinning(torch.autograd.Function):
         grad_transforms = grad_rest = None
         if ctx.needs_input_grad[1]:
             homogeneous = torch.cat([rest_by_coordinate, torch.ones_like(rest_by_coordinate[:, :1])], dim=1)  # (B,4,n)
-            grad_blended = (grad_by_coordinate[:, :, None] * homogeneous[:, None]).reshape(batch_size, 12, -1)  # (B,12,n)
+            grad_blended = (grad_by_coordinate[:, :, None] * homogeneous[:, None]).reshape(
+                batch_size, 12, -1
+            )  # (B,12,n)
             grad_transforms = (grad_blended @ weights).transpose(1, 2).reshape(batch_size, -1, 3, 4)
         if ctx.needs_input_grad[2]:
             grad_rest = (grad_by_coordinate[:, :, None] * blended[:, :, :3]).sum(dim=1).transpose(1, 2)  # (B,n,3)

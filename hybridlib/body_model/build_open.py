@@ -158,7 +158,9 @@ def t_pose_segments() -> list[TPoseSegment]:
 
 def smpl_joint_of_each_bone(bone_labels: list[str], bone_parents: list[int]) -> np.ndarray:
     """(num_bones,) SMPL joint index of each anny bone; raises on a bone with no SMPL joint."""
-    joint_of_bone = {bone: SMPL_JOINT_NAMES.index(joint) for joint, bones in anny_bones_of_smpl_joints().items() for bone in bones}
+    joint_of_bone = {
+        bone: SMPL_JOINT_NAMES.index(joint) for joint, bones in anny_bones_of_smpl_joints().items() for bone in bones
+    }
     head_bone = bone_labels.index("head")
     joint_indices = []
     for bone_index, label in enumerate(bone_labels):
@@ -195,12 +197,18 @@ def sample_adult_phenotypes(anny_model: anny.Anny, num_phenotypes: int, seed: in
     gender = generator.uniform(0.0, 1.0, size=num_phenotypes)
     race = generator.uniform(0.0, 1.0, size=(3, num_phenotypes))
     calibration = SimpleShapeDistribution(anny_model)
-    anny_age = calibration.morphological_age_mapping.morphological_to_anny_age(torch.as_tensor(age_years, dtype=torch.float64))
+    anny_age = calibration.morphological_age_mapping.morphological_to_anny_age(
+        torch.as_tensor(age_years, dtype=torch.float64)
+    )
     phenotypes = {"age": anny_age.numpy(), "gender": gender}
     is_male = gender <= 0.5
     for label in ("height", "weight", "muscle", "proportions"):
-        male_alpha, male_beta = getattr(calibration, f"boys_conditional_{label}_distribution").get_distribution_params(anny_age)
-        female_alpha, female_beta = getattr(calibration, f"girls_conditional_{label}_distribution").get_distribution_params(anny_age)
+        male_alpha, male_beta = getattr(calibration, f"boys_conditional_{label}_distribution").get_distribution_params(
+            anny_age
+        )
+        female_alpha, female_beta = getattr(
+            calibration, f"girls_conditional_{label}_distribution"
+        ).get_distribution_params(anny_age)
         alpha = np.where(is_male, male_alpha.numpy(), female_alpha.numpy())
         beta = np.where(is_male, male_beta.numpy(), female_beta.numpy())
         phenotypes[label] = generator.beta(alpha, beta)
@@ -227,7 +235,9 @@ def rotation_between(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor
     return roma.rotvec_to_rotmat(axis * angle)
 
 
-def t_pose_world_rotations(rest_bone_heads: torch.Tensor, bone_labels: list[str], bone_parents: list[int]) -> torch.Tensor:
+def t_pose_world_rotations(
+    rest_bone_heads: torch.Tensor, bone_labels: list[str], bone_parents: list[int]
+) -> torch.Tensor:
     """(B, num_bones, 3, 3) world rotation of each bone, from its A-pose rest orientation to
     the T-pose. Parents first: a bone keeps its parent's rotation (no local change) unless it
     starts a T-pose segment, which is then turned onto its target direction."""
@@ -246,7 +256,9 @@ def t_pose_world_rotations(rest_bone_heads: torch.Tensor, bone_labels: list[str]
             end_indices = [bone_labels.index(bone) for bone in segment.end_bones]
             rest_vector = rest_bone_heads[:, end_indices].mean(dim=1) - rest_bone_heads[:, bone_index]
             current_vector = torch.einsum("bij,bj->bi", rotation, rest_vector)
-            target = (smpl_to_anny @ torch.as_tensor(segment.smpl_direction, dtype=rest_bone_heads.dtype)).expand_as(current_vector)
+            target = (smpl_to_anny @ torch.as_tensor(segment.smpl_direction, dtype=rest_bone_heads.dtype)).expand_as(
+                current_vector
+            )
             rotation = rotation_between(current_vector, target) @ rotation
         world_rotations.append(rotation)
     return torch.stack(world_rotations, dim=1)
@@ -272,7 +284,10 @@ def t_pose_phenotypes(anny_model: anny.Anny, phenotypes: dict[str, np.ndarray]) 
     num_phenotypes = len(next(iter(phenotypes.values())))
     vertices, joints, eye_centres = [], [], []
     for start in range(0, num_phenotypes, BATCH_SIZE):
-        batch = {label: torch.as_tensor(values[start : start + BATCH_SIZE], dtype=torch.float64) for label, values in phenotypes.items()}
+        batch = {
+            label: torch.as_tensor(values[start : start + BATCH_SIZE], dtype=torch.float64)
+            for label, values in phenotypes.items()
+        }
         with torch.no_grad():
             rest = anny_model(phenotype_kwargs=batch)
             rest_poses = rest["rest_bone_poses"]
@@ -447,7 +462,9 @@ class BuildReport:
     landmarks: FaceLandmarks
 
 
-def build_variant(topology: str, num_phenotypes: int, num_training: int, seed: int) -> tuple[dict[str, np.ndarray], BuildReport]:
+def build_variant(
+    topology: str, num_phenotypes: int, num_training: int, seed: int
+) -> tuple[dict[str, np.ndarray], BuildReport]:
     """The SMPL-layout arrays of one anny topology, and figures describing them. Both
     topologies see the same phenotypes (same seed); the first ``num_training`` are used for
     fitting, the others are held out."""
@@ -459,7 +476,10 @@ def build_variant(topology: str, num_phenotypes: int, num_training: int, seed: i
     faces = anny_model.faces.detach().numpy().astype(np.int64)
     if faces.shape[1] != 3 or len(np.unique(faces)) != anny_model.template_vertices.shape[0]:
         raise ValueError(f"anny topology {topology!r} is expected as triangles using every vertex")
-    print(f"[{topology}] {anny_model.template_vertices.shape[0]} vertices, {len(faces)} triangles, {anny_model.bone_count} bones ({time.time() - started:.0f} s)", flush=True)
+    print(
+        f"[{topology}] {anny_model.template_vertices.shape[0]} vertices, {len(faces)} triangles, {anny_model.bone_count} bones ({time.time() - started:.0f} s)",
+        flush=True,
+    )
     weights = smpl_skinning_weights(anny_model)
     phenotypes = sample_adult_phenotypes(anny_model, num_phenotypes, seed)
 
@@ -480,7 +500,9 @@ def build_variant(topology: str, num_phenotypes: int, num_training: int, seed: i
     faces, signed_volume = orient_faces_outwards(faces, template)
     landmarks = find_face_landmarks(template, weights, posed.eye_centres[:num_training].mean(axis=0))
     num_vertices = template.shape[0]
-    kintree_table = np.array([[SMPL_ROOT_PARENT_IN_PICKLES, *SMPL_PARENTS[1:]], list(range(len(SMPL_JOINT_NAMES)))], dtype=np.int64)
+    kintree_table = np.array(
+        [[SMPL_ROOT_PARENT_IN_PICKLES, *SMPL_PARENTS[1:]], list(range(len(SMPL_JOINT_NAMES)))], dtype=np.int64
+    )
     arrays = {
         "v_template": template.astype(np.float32),
         "shapedirs": shape_space.shapedirs.astype(np.float32),
@@ -491,7 +513,8 @@ def build_variant(topology: str, num_phenotypes: int, num_training: int, seed: i
         "f": faces,
         "head_top_vertex": np.array(landmarks.head_top, dtype=np.int64),
         "face_keypoint_vertices": np.array(
-            [landmarks.nose, landmarks.right_eye, landmarks.left_eye, landmarks.right_ear, landmarks.left_ear], dtype=np.int64
+            [landmarks.nose, landmarks.right_eye, landmarks.left_eye, landmarks.right_ear, landmarks.left_ear],
+            dtype=np.int64,
         ),
         "shape_variance_explained": shape_space.cumulative_variance_explained.astype(np.float32),
         "joint_regressor_error_mm": np.array(held_out_error, dtype=np.float32),
@@ -576,25 +599,35 @@ def check_with_smplx(path: Path) -> None:
     assert rest.joints.shape[1] == 24 + 5, rest.joints.shape
     wrist, shoulder = lowered.joints[0, SMPL_JOINT_NAMES.index("left_wrist")], lowered.joints[0, left_shoulder]
     arm = wrist - shoulder
-    assert arm[1] < -0.9 * arm.norm() and abs(float(arm[0])) < 0.1 * float(arm.norm()), f"left arm not lowered: {arm.tolist()}"
+    assert arm[1] < -0.9 * arm.norm() and abs(float(arm[0])) < 0.1 * float(arm.norm()), (
+        f"left arm not lowered: {arm.tolist()}"
+    )
 
 
 def print_summary(reports: list[BuildReport], out_dir: Path, num_training: int, num_held_out: int, seed: int) -> None:
     import anny
 
     print()
-    print(f"Open body model summary (anny {anny.__version__}, seed {seed}, {num_training} training + {num_held_out} held-out adult phenotypes)")
+    print(
+        f"Open body model summary (anny {anny.__version__}, seed {seed}, {num_training} training + {num_held_out} held-out adult phenotypes)"
+    )
     for report in reports:
         path = out_dir / report.filename
         landmarks = report.landmarks
         print(f"  {report.filename}")
-        print(f"    vertices {report.num_vertices}, triangles {report.num_faces}, enclosed volume {report.signed_volume_m3:.4f} m^3")
+        print(
+            f"    vertices {report.num_vertices}, triangles {report.num_faces}, enclosed volume {report.signed_volume_m3:.4f} m^3"
+        )
         print(
             f"    PCA cumulative variance: 1 comp {report.cumulative_variance_explained[0]:.4f}, "
             f"10 comps {report.cumulative_variance_explained[-1]:.5f}"
         )
-        print(f"    J_regressor mean joint error: {report.joint_error_mm:.2f} mm held-out ({report.training_joint_error_mm:.2f} mm training)")
-        print(f"    T-pose height: mean over phenotypes {report.mean_t_pose_height_m:.3f} m, template {report.template_height_m:.3f} m")
+        print(
+            f"    J_regressor mean joint error: {report.joint_error_mm:.2f} mm held-out ({report.training_joint_error_mm:.2f} mm training)"
+        )
+        print(
+            f"    T-pose height: mean over phenotypes {report.mean_t_pose_height_m:.3f} m, template {report.template_height_m:.3f} m"
+        )
         print(
             f"    head_top_vertex {landmarks.head_top}; face_keypoint_vertices (nose, right eye, left eye, right ear, left ear) "
             f"{[landmarks.nose, landmarks.right_eye, landmarks.left_eye, landmarks.right_ear, landmarks.left_ear]}"
@@ -623,11 +656,28 @@ def build_open_body_models(out_dir: Path, seed: int, num_phenotypes: int) -> lis
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR, help="where to write the two .npz files (default: hybridlib/assets)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        default=DEFAULT_OUT_DIR,
+        help="where to write the two .npz files (default: hybridlib/assets)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the phenotype sampler (default: 0)")
-    parser.add_argument("--num-phenotypes", type=int, default=1000, help="adult phenotypes sampled; 20%% are held out for the joint-regressor error (default: 1000)")
-    parser.add_argument("--cache-dir", type=Path, default=None, help="anny's cache directory (sets ANNY_CACHE_DIR; default: anny's, ~/.cache/anny)")
+    parser.add_argument(
+        "--num-phenotypes",
+        type=int,
+        default=1000,
+        help="adult phenotypes sampled; 20%% are held out for the joint-regressor error (default: 1000)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="anny's cache directory (sets ANNY_CACHE_DIR; default: anny's, ~/.cache/anny)",
+    )
     args = parser.parse_args(argv)
     if args.num_phenotypes < 20:
         parser.error("--num-phenotypes must be at least 20")

@@ -99,7 +99,9 @@ def joints_outside_limits(rotation_matrices: torch.Tensor, tolerance_deg: float 
     ``tolerance_deg``. Returns (B,23) bool, True = outside.
     """
     euler = torch.rad2deg(roma.rotmat_to_euler(EULER_CONVENTION, rotation_matrices.detach().double()))
-    alternative = _wrap_degrees(torch.stack([euler[..., 0] + 180.0, 180.0 - euler[..., 1], euler[..., 2] + 180.0], dim=-1))
+    alternative = _wrap_degrees(
+        torch.stack([euler[..., 0] + 180.0, 180.0 - euler[..., 1], euler[..., 2] + 180.0], dim=-1)
+    )
     limits = torch.as_tensor(JOINT_LIMITS_DEG, dtype=torch.float64, device=euler.device)
     low, high = limits[..., 0] - tolerance_deg, limits[..., 1] + tolerance_deg
 
@@ -107,4 +109,3 @@ def joints_outside_limits(rotation_matrices: torch.Tensor, tolerance_deg: float 
         return ((angles >= low) & (angles <= high)).all(dim=-1)
 
     return ~(inside(euler) | inside(alternative))
-

@@ -18,7 +18,9 @@ def _random_colour(rng: np.random.Generator) -> tuple[int, int, int]:
 def _gradient(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
     """(H,W,3) float32 linear gradient between two random colours at a random angle."""
     angle = rng.uniform(0.0, 2.0 * np.pi)
-    xs, ys = np.meshgrid(np.linspace(-1.0, 1.0, width, dtype=np.float32), np.linspace(-1.0, 1.0, height, dtype=np.float32))
+    xs, ys = np.meshgrid(
+        np.linspace(-1.0, 1.0, width, dtype=np.float32), np.linspace(-1.0, 1.0, height, dtype=np.float32)
+    )
     position = (np.cos(angle) * xs + np.sin(angle) * ys) * 0.5 + 0.5
     start, end = (np.asarray(_random_colour(rng), np.float32) for _ in range(2))
     return start + position[..., None] * (end - start)

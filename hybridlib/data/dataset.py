@@ -102,7 +102,9 @@ def collate_samples(samples: list[Sample]) -> Batch:
     size = first.image.shape[-1]
 
     def stacked(name: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-        return torch.stack([getattr(s, name) if getattr(s, name) is not None else torch.zeros(shape, dtype=dtype) for s in samples])
+        return torch.stack(
+            [getattr(s, name) if getattr(s, name) is not None else torch.zeros(shape, dtype=dtype) for s in samples]
+        )
 
     return Batch(
         image=torch.stack([s.image for s in samples]),
@@ -132,7 +134,9 @@ def read_image(path: Path) -> np.ndarray:
                 return np.repeat(np.clip(grey * (255.0 / peak) + 0.5, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
             return np.asarray(image.convert("RGB"))
     except FileNotFoundError:
-        raise FileNotFoundError(f"image {path} disappeared after the dataset was opened; re-copy it or restart") from None
+        raise FileNotFoundError(
+            f"image {path} disappeared after the dataset was opened; re-copy it or restart"
+        ) from None
     except (OSError, ValueError) as error:  # PIL: truncated / corrupt / not an image
         raise DatasetFormatError(
             f"cannot decode image {path} ({error}): the file is truncated or corrupt. Re-copy it from the original release, "
@@ -189,11 +193,15 @@ class KeypointDataset(torch.utils.data.Dataset):
         image = read_image(image_path)
         width, height = keypoint_set.image_sizes[index]
         if image.shape[:2] != (height, width):
-            raise DatasetFormatError(f"image {image_path} is {image.shape[1]}×{image.shape[0]} now but was {width}×{height} when the dataset was opened")
+            raise DatasetFormatError(
+                f"image {image_path} is {image.shape[1]}×{image.shape[0]} now but was {width}×{height} when the dataset was opened"
+            )
         silhouette_file = self.silhouette_paths[index]
         silhouette = read_silhouette(silhouette_file, (width, height)) if silhouette_file is not None else None
         rng = np.random.default_rng([self.seed, self.epoch, index]) if self.augmentation.augment else None
-        crop = crop_sample(image, keypoint_set.keypoints_px[index], keypoint_set.visible[index], silhouette, self.augmentation, rng)
+        crop = crop_sample(
+            image, keypoint_set.keypoints_px[index], keypoint_set.visible[index], silhouette, self.augmentation, rng
+        )
 
         sample = Sample(
             image=torch.from_numpy(np.ascontiguousarray(crop.image.transpose(2, 0, 1))),
@@ -211,7 +219,12 @@ class KeypointDataset(torch.utils.data.Dataset):
             sample.pose = torch.from_numpy(self.truth.pose[row])
             sample.betas = torch.from_numpy(self.truth.betas[row])
             sample.joints_3d = torch.from_numpy(self.truth.joints_3d[row])
-            camera = crop_camera(float(self.truth.pixels_per_metre[row]), self.truth.offset_px[row], crop.affine, self.augmentation.image_size)
+            camera = crop_camera(
+                float(self.truth.pixels_per_metre[row]),
+                self.truth.offset_px[row],
+                crop.affine,
+                self.augmentation.image_size,
+            )
             sample.camera = torch.from_numpy(camera)
         return sample
 
@@ -235,7 +248,10 @@ def build_dataset(config: DataConfig, split: Literal["train", "test"], seed: int
         raise FileNotFoundError(f"data folder {root} does not exist. {DATA_HINT}")
     up_root = root / UP_S1H_FOLDER if config.use_silhouettes and (root / UP_S1H_FOLDER).is_dir() else None
     if config.use_silhouettes and up_root is None:
-        warnings.warn(f"no {UP_S1H_FOLDER}/ folder in {root}: every sample is without silhouette, so L_mr has nothing to compare against", stacklevel=2)
+        warnings.warn(
+            f"no {UP_S1H_FOLDER}/ folder in {root}: every sample is without silhouette, so L_mr has nothing to compare against",
+            stacklevel=2,
+        )
     truth_path = root / TRUTH_FILE_NAME
     augmentation = config.augmentation if split == "train" else replace(config.augmentation, augment=False)
 

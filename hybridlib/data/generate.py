@@ -81,7 +81,9 @@ _GARMENT_PARTS = {
     "long_legs": ("left_knee", "right_knee"),
     "shoes": ("left_ankle", "right_ankle", "left_foot", "right_foot"),
 }
-_SKIN_TONES = np.array([(255, 219, 172), (241, 194, 125), (224, 172, 105), (198, 134, 66), (141, 85, 36), (92, 58, 38)], np.float64)
+_SKIN_TONES = np.array(
+    [(255, 219, 172), (241, 194, 125), (224, 172, 105), (198, 134, 66), (141, 85, 36), (92, 58, 38)], np.float64
+)
 _HAIR_COLOURS = np.array([(20, 16, 14), (60, 40, 25), (110, 75, 40), (180, 140, 80), (200, 190, 170)], np.float64)
 SILHOUETTE_FRACTION_LSPET = 0.8642  # UP-S1h has 8,642 silhouettes for the 10,000 LSPET images
 CHUNK_SIZE = 32
@@ -139,11 +141,15 @@ class _Scene:
         above = centroids[:, 1] > head_joint[1] + 0.045
         back_of_head = (centroids[:, 1] > head_joint[1] - 0.03) & (centroids[:, 2] < head_joint[2] - 0.03)
         self.hair_faces = on_head & (above | back_of_head)
-        self.own_parts = [np.array([SMPL_JOINT_NAMES.index(name) for name in names]) for names in _OWN_PARTS_BY_LSP_KEYPOINT]
+        self.own_parts = [
+            np.array([SMPL_JOINT_NAMES.index(name) for name in names]) for names in _OWN_PARTS_BY_LSP_KEYPOINT
+        ]
 
     def face_colours(self, rng: np.random.Generator) -> np.ndarray:
         """(F,3) RGB albedo: skin, a top, trousers or shorts, shoes, hair."""
-        part_colours = np.tile(_SKIN_TONES[rng.integers(len(_SKIN_TONES))] * rng.uniform(0.9, 1.05), (len(SMPL_JOINT_NAMES), 1))
+        part_colours = np.tile(
+            _SKIN_TONES[rng.integers(len(_SKIN_TONES))] * rng.uniform(0.9, 1.05), (len(SMPL_JOINT_NAMES), 1)
+        )
         garments = {name: rng.uniform(0, 255, size=3) for name in ("top", "bottom", "shoes")}
         worn = {
             "top": True,
@@ -154,7 +160,14 @@ class _Scene:
             "shoes": True,
         }
         worn["long_sleeves"] &= worn["sleeves"]
-        colour_of = {"top": "top", "sleeves": "top", "long_sleeves": "top", "bottom": "bottom", "long_legs": "bottom", "shoes": "shoes"}
+        colour_of = {
+            "top": "top",
+            "sleeves": "top",
+            "long_sleeves": "top",
+            "bottom": "bottom",
+            "long_legs": "bottom",
+            "shoes": "shoes",
+        }
         for garment, parts in _GARMENT_PARTS.items():
             if worn[garment]:
                 for part in parts:
@@ -164,7 +177,9 @@ class _Scene:
             colours[self.hair_faces] = _HAIR_COLOURS[rng.integers(len(_HAIR_COLOURS))]
         return colours
 
-    def visible_keypoints(self, keypoints_px: np.ndarray, keypoint_depth: np.ndarray, vertices: np.ndarray, raster: FaceRaster) -> np.ndarray:
+    def visible_keypoints(
+        self, keypoints_px: np.ndarray, keypoint_depth: np.ndarray, vertices: np.ndarray, raster: FaceRaster
+    ) -> np.ndarray:
         """(14,) bool: no other body part in front of the keypoint (inside-image test is separate)."""
         front_face = raster.face_at(keypoints_px)
         visible = np.ones(len(keypoints_px), bool)
@@ -194,11 +209,15 @@ def _render_chunk(task: dict) -> dict:
     layout: _Layout = task["layout"]
     out_dir = Path(task["out_dir"])
     with torch.no_grad():
-        output = scene.body_model(torch.as_tensor(task["global_orient"]), torch.as_tensor(task["body_pose"]), torch.as_tensor(task["betas"]))
+        output = scene.body_model(
+            torch.as_tensor(task["global_orient"]), torch.as_tensor(task["body_pose"]), torch.as_tensor(task["betas"])
+        )
     all_vertices = output.vertices.numpy().astype(np.float64)
     all_keypoints_3d = output.keypoints_lsp.numpy().astype(np.float64)
 
-    results = {key: [] for key in ("keypoints_px", "visible", "image_size", "pixels_per_metre", "offset_px", "joints_3d")}
+    results = {
+        key: [] for key in ("keypoints_px", "visible", "image_size", "pixels_per_metre", "offset_px", "joints_3d")
+    }
     for position, index in enumerate(task["indices"]):
         rng = np.random.default_rng([config.seed, layout.stream, int(index)])
         vertices, keypoints_3d = all_vertices[position], all_keypoints_3d[position]
@@ -216,10 +235,20 @@ def _render_chunk(task: dict) -> dict:
         canvas_size = max(width, height)
         scale = 2.0 * pixels_per_metre / canvas_size
         camera = np.array([scale, *((offset_px - canvas_size / 2.0) / pixels_per_metre)])
-        light = Lighting(direction=(rng.uniform(-0.8, 0.8), rng.uniform(-1.0, 0.2), -1.0), ambient=rng.uniform(0.3, 0.45), diffuse=rng.uniform(0.5, 0.7))
+        light = Lighting(
+            direction=(rng.uniform(-0.8, 0.8), rng.uniform(-1.0, 0.2), -1.0),
+            ambient=rng.uniform(0.3, 0.45),
+            diffuse=rng.uniform(0.5, 0.7),
+        )
         raster = rasterise_faces(vertices, scene.faces, camera, canvas_size, config.supersampling)
         colour, coverage = render_mesh_premultiplied(
-            vertices, scene.faces, camera, canvas_size, lighting=light, face_colours=scene.face_colours(rng), raster=raster
+            vertices,
+            scene.faces,
+            camera,
+            canvas_size,
+            lighting=light,
+            face_colours=scene.face_colours(rng),
+            raster=raster,
         )
         colour, coverage = colour[:height, :width], coverage[:height, :width]
         background = cluttered_background(width, height, rng).astype(np.float32)
@@ -228,7 +257,9 @@ def _render_chunk(task: dict) -> dict:
         keypoints_px = project_to_pixels(keypoints_3d, camera, canvas_size)[:, :2]
         visible = scene.visible_keypoints(keypoints_px, keypoints_3d[:, 2], vertices, raster)
         image_path = out_dir / layout.folder / "images" / image_name(int(index), layout.name)
-        if not cv2.imwrite(str(image_path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality]):
+        if not cv2.imwrite(
+            str(image_path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality]
+        ):
             raise OSError(f"could not write {image_path}: check free disk space and permissions")
         if task["with_silhouette"][position]:
             silhouette = np.where(coverage >= 0.5, np.uint8(255), np.uint8(0))
@@ -273,7 +304,9 @@ def _chunk_tasks(config: GeneratorConfig, out_dir: Path, layout: _Layout, count:
     return tasks
 
 
-def _write_joints_mat(path: Path, layout: _Layout, keypoints_px: np.ndarray, visible: np.ndarray, image_sizes: np.ndarray) -> None:
+def _write_joints_mat(
+    path: Path, layout: _Layout, keypoints_px: np.ndarray, visible: np.ndarray, image_sizes: np.ndarray
+) -> None:
     """LSP: joints 3×14×N, flag 1 = occluded; LSPET: 14×3×N, flag 1 = visible, joints outside
     the image written as (0, 0). MATLAB pixel coordinates (1-based centres)."""
     coordinates = keypoints_px + MATLAB_PIXEL_OFFSET
@@ -326,28 +359,44 @@ MoSh data: it only shares their file formats.
     (out_dir / "README.md").write_text(text)
 
 
-def generate_dataset(out_dir: str | Path, config: GeneratorConfig = GeneratorConfig(), workers: int | None = None, progress: bool = True) -> Path:
+def generate_dataset(
+    out_dir: str | Path, config: GeneratorConfig = GeneratorConfig(), workers: int | None = None, progress: bool = True
+) -> Path:
     """Generate the whole dataset into ``out_dir``; returns it. Resumes an interrupted run."""
     out_dir = Path(out_dir)
     start_time = time.perf_counter()
     cache_dir = out_dir / CACHE_DIR_NAME
     config_json = json.dumps(asdict(config), indent=1, sort_keys=True)
-    if cache_dir.is_dir() and (cache_dir / "config.json").is_file() and (cache_dir / "config.json").read_text() != config_json:
+    if (
+        cache_dir.is_dir()
+        and (cache_dir / "config.json").is_file()
+        and (cache_dir / "config.json").read_text() != config_json
+    ):
         shutil.rmtree(cache_dir)  # an interrupted run with other settings: start over
     cache_dir.mkdir(parents=True, exist_ok=True)
     (cache_dir / "config.json").write_text(config_json)
     for layout in _LAYOUTS:
         (out_dir / layout.folder / "images").mkdir(parents=True, exist_ok=True)
-        (out_dir / "up-s1h" / "data" / ("lsp" if layout.name == "lsp" else "lsp_extended")).mkdir(parents=True, exist_ok=True)
+        (out_dir / "up-s1h" / "data" / ("lsp" if layout.name == "lsp" else "lsp_extended")).mkdir(
+            parents=True, exist_ok=True
+        )
 
-    tasks = [task for layout, count in zip(_LAYOUTS, (config.lsp, config.lspet)) for task in _chunk_tasks(config, out_dir, layout, count)]
+    tasks = [
+        task
+        for layout, count in zip(_LAYOUTS, (config.lsp, config.lspet))
+        for task in _chunk_tasks(config, out_dir, layout, count)
+    ]
     pending = [task for task in tasks if not (cache_dir / f"{task['layout'].name}_{task['chunk']:05d}.npz").is_file()]
     workers = max(1, min(workers or os.cpu_count() or 1, len(pending) or 1))
     bar = tqdm(total=config.lsp + config.lspet, desc="generating images", unit="img", disable=not progress)
     bar.update(sum(len(task["indices"]) for task in tasks) - sum(len(task["indices"]) for task in pending))
 
     def store(task: dict, result: dict) -> None:
-        atomic_write(cache_dir / f"{task['layout'].name}_{task['chunk']:05d}.npz", lambda handle: np.savez(handle, **result), what="generator cache chunk")
+        atomic_write(
+            cache_dir / f"{task['layout'].name}_{task['chunk']:05d}.npz",
+            lambda handle: np.savez(handle, **result),
+            what="generator cache chunk",
+        )
         bar.update(len(task["indices"]))
 
     if workers == 1:  # in this process: its thread settings are restored afterwards
@@ -360,7 +409,9 @@ def generate_dataset(out_dir: str | Path, config: GeneratorConfig = GeneratorCon
             torch.set_num_threads(torch_threads)
             cv2.setNumThreads(opencv_threads)
     else:
-        with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(config.body_model,)) as pool:
+        with multiprocessing.get_context("spawn").Pool(
+            workers, initializer=_init_worker, initargs=(config.body_model,)
+        ) as pool:
             for task, result in zip(pending, pool.imap(_render_chunk, pending)):
                 store(task, result)
     bar.close()
@@ -372,8 +423,16 @@ def generate_dataset(out_dir: str | Path, config: GeneratorConfig = GeneratorCon
             continue
         chunks = [np.load(cache_dir / f"{layout.name}_{task['chunk']:05d}.npz") for task in layout_tasks]
         labels = {key: np.concatenate([chunk[key] for chunk in chunks]) for key in chunks[0].files}
-        _write_joints_mat(out_dir / layout.folder / "joints.mat", layout, labels["keypoints_px"], labels["visible"], labels["image_size"])
-        truth[f"{layout.name}_pose"] = np.concatenate([np.concatenate([task["global_orient"], task["body_pose"]], axis=1) for task in layout_tasks])
+        _write_joints_mat(
+            out_dir / layout.folder / "joints.mat",
+            layout,
+            labels["keypoints_px"],
+            labels["visible"],
+            labels["image_size"],
+        )
+        truth[f"{layout.name}_pose"] = np.concatenate(
+            [np.concatenate([task["global_orient"], task["body_pose"]], axis=1) for task in layout_tasks]
+        )
         truth[f"{layout.name}_betas"] = np.concatenate([task["betas"] for task in layout_tasks])
         truth[f"{layout.name}_joints_3d"] = labels["joints_3d"].astype(np.float32)
         truth[f"{layout.name}_pixels_per_metre"] = labels["pixels_per_metre"]
@@ -397,7 +456,9 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--small", action="store_true", help="a tiny set for tests and smoke runs")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    parser.add_argument("--body-model", type=str, default=None, help="SMPL .pkl/.npz to render (default: the embedded open model)")
+    parser.add_argument(
+        "--body-model", type=str, default=None, help="SMPL .pkl/.npz to render (default: the embedded open model)"
+    )
     args = parser.parse_args(argv)
     sizes = dict(SMALL_PROFILE) if args.small else {}
     sizes.update({name: value for name in ("lsp", "lspet", "mosh") if (value := getattr(args, name)) is not None})
@@ -409,7 +470,9 @@ def main(argv: list[str] | None = None) -> Path:
     out_dir = generate_dataset(args.out, config, workers=args.workers)
     seconds = time.perf_counter() - started
     images = config.lsp + config.lspet
-    print(f"wrote {images} images and {config.mosh} MoSh poses to {out_dir.resolve()} in {seconds:.1f} s ({images / max(seconds, 1e-9):.1f} images/s)")
+    print(
+        f"wrote {images} images and {config.mosh} MoSh poses to {out_dir.resolve()} in {seconds:.1f} s ({images / max(seconds, 1e-9):.1f} images/s)"
+    )
     return out_dir
 
 

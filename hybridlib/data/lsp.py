@@ -40,8 +40,16 @@ Layout = Literal["lsp", "lspet"]
 _LAYOUTS: dict[str, dict] = {
     # joints array axes, image-name digits, whether flag 1 means visible
     "lsp": {"shape": "3×14×N", "name_digits": 4, "flag_means_visible": False, "reader": "read_lsp", "folder": "lsp"},
-    "lspet": {"shape": "14×3×N", "name_digits": 5, "flag_means_visible": True, "reader": "read_lspet", "folder": "lsp_ext"},
+    "lspet": {
+        "shape": "14×3×N",
+        "name_digits": 5,
+        "flag_means_visible": True,
+        "reader": "read_lspet",
+        "folder": "lsp_ext",
+    },
 }
+
+
 @dataclass(frozen=True)
 class KeypointSet:
     """2D keypoint labels of one dataset (split).
@@ -80,10 +88,14 @@ def read_joints_mat(path: Path, layout: Layout) -> tuple[np.ndarray, np.ndarray]
     try:
         contents = scipy.io.loadmat(path)
     except Exception as error:  # scipy raises several types for corrupt files
-        raise DatasetFormatError(f"cannot read {path} as a MATLAB file ({error}); re-copy it from the original {layout.upper()} release") from error
+        raise DatasetFormatError(
+            f"cannot read {path} as a MATLAB file ({error}); re-copy it from the original {layout.upper()} release"
+        ) from error
     if "joints" not in contents:
         keys = sorted(key for key in contents if not key.startswith("__"))
-        raise DatasetFormatError(f"{path} has no 'joints' array (it has {keys}); the {layout.upper()} release stores its labels as 'joints' of shape {spec['shape']}")
+        raise DatasetFormatError(
+            f"{path} has no 'joints' array (it has {keys}); the {layout.upper()} release stores its labels as 'joints' of shape {spec['shape']}"
+        )
     joints = np.asarray(contents["joints"], dtype=np.float64)
 
     if layout == "lsp":
@@ -101,7 +113,9 @@ def read_joints_mat(path: Path, layout: Layout) -> tuple[np.ndarray, np.ndarray]
             if transposed
             else f" Re-copy it from the original {layout.upper()} release."
         )
-        raise DatasetFormatError(f"{path}: 'joints' has shape {joints.shape}, expected {spec['shape']} for {layout.upper()}.{hint}")
+        raise DatasetFormatError(
+            f"{path}: 'joints' has shape {joints.shape}, expected {spec['shape']} for {layout.upper()}.{hint}"
+        )
 
     coordinates, flags = per_image[..., :2], per_image[..., 2]
     if not np.isfinite(coordinates).all():
@@ -112,7 +126,9 @@ def read_joints_mat(path: Path, layout: Layout) -> tuple[np.ndarray, np.ndarray]
         )
     if not np.isin(flags, (0.0, 1.0)).all():
         bad = np.unique(flags[~np.isin(flags, (0.0, 1.0))])[:5]
-        raise DatasetFormatError(f"{path}: visibility flags must be 0 or 1, found {bad.tolist()}; this is not an unmodified {layout.upper()} joints.mat")
+        raise DatasetFormatError(
+            f"{path}: visibility flags must be 0 or 1, found {bad.tolist()}; this is not an unmodified {layout.upper()} joints.mat"
+        )
     visible = flags == 1.0 if spec["flag_means_visible"] else flags == 0.0
     return (coordinates - MATLAB_PIXEL_OFFSET).astype(np.float32), visible
 
@@ -124,7 +140,9 @@ def _read_keypoint_set(root: Path, layout: Layout, select: Callable[[int], np.nd
         raise FileNotFoundError(f"{layout.upper()} folder {root} does not exist. {DATA_HINT}")
     image_dir = root / "images"
     if not image_dir.is_dir():
-        raise FileNotFoundError(f"{image_dir} does not exist: the {layout.upper()} images belong in images/{image_name(0, layout)} …. {DATA_HINT}")
+        raise FileNotFoundError(
+            f"{image_dir} does not exist: the {layout.upper()} images belong in images/{image_name(0, layout)} …. {DATA_HINT}"
+        )
     keypoints, visible = read_joints_mat(root / "joints.mat", layout)
     num_labels = len(keypoints)
     indices = select(num_labels)
@@ -144,11 +162,17 @@ def _read_keypoint_set(root: Path, layout: Layout, select: Callable[[int], np.nd
                 f"{layout.upper()} release, or delete it: its label is then skipped with a warning"
             ) from error
     if missing:
-        warnings.warn(f"{layout.upper()} {root}: skipped {len(missing)} labels whose image is missing (e.g. {missing[:3]})", stacklevel=3)
+        warnings.warn(
+            f"{layout.upper()} {root}: skipped {len(missing)} labels whose image is missing (e.g. {missing[:3]})",
+            stacklevel=3,
+        )
     expected_names = {image_name(index, layout) for index in range(num_labels)}
     unlabelled = [path.name for path in image_dir.glob("im*.jpg") if path.name not in expected_names]
     if unlabelled:
-        warnings.warn(f"{layout.upper()} {root}: ignored {len(unlabelled)} images without a label in joints.mat (e.g. {sorted(unlabelled)[:3]})", stacklevel=3)
+        warnings.warn(
+            f"{layout.upper()} {root}: ignored {len(unlabelled)} images without a label in joints.mat (e.g. {sorted(unlabelled)[:3]})",
+            stacklevel=3,
+        )
     if not kept:
         raise FileNotFoundError(f"{image_dir}: none of the {len(indices)} labelled images exist. {DATA_HINT}")
 
@@ -156,7 +180,11 @@ def _read_keypoint_set(root: Path, layout: Layout, select: Callable[[int], np.nd
     image_sizes = np.asarray(sizes, dtype=np.int64)
     keypoints, visible = keypoints[kept_indices], visible[kept_indices].copy()
     # Missing joints (written as 0 or outside the image) are invisible, never a point at (0, 0).
-    inside = (keypoints >= 0).all(axis=-1) & (keypoints[..., 0] < image_sizes[:, None, 0]) & (keypoints[..., 1] < image_sizes[:, None, 1])
+    inside = (
+        (keypoints >= 0).all(axis=-1)
+        & (keypoints[..., 0] < image_sizes[:, None, 0])
+        & (keypoints[..., 1] < image_sizes[:, None, 1])
+    )
     written_as_zero = (keypoints == -MATLAB_PIXEL_OFFSET).all(axis=-1)
     visible &= inside & ~written_as_zero
     return KeypointSet(

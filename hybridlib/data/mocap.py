@@ -47,7 +47,9 @@ def _betas_per_frame(betas: object, num_frames: int, path: Path) -> np.ndarray:
         return np.broadcast_to(betas[:NUM_BETAS], (num_frames, NUM_BETAS))
     if betas.ndim == 2 and betas.shape[0] == num_frames and betas.shape[1] >= NUM_BETAS:
         return betas[:, :NUM_BETAS]
-    raise DatasetFormatError(f"{path}: 'betas' has shape {betas.shape}, expected (≥{NUM_BETAS},) or ({num_frames}, ≥{NUM_BETAS})")
+    raise DatasetFormatError(
+        f"{path}: 'betas' has shape {betas.shape}, expected (≥{NUM_BETAS},) or ({num_frames}, ≥{NUM_BETAS})"
+    )
 
 
 def _checked(poses: np.ndarray, betas: np.ndarray, path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -61,13 +63,19 @@ def read_mosh_pickle(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     path = Path(path)
     contents = load_numpy_pickle(path)
     if not isinstance(contents, dict):
-        raise DatasetFormatError(f"{path}: expected a pickled dict with 'poses' (or 'new_poses') and 'betas', got {type(contents).__name__}")
+        raise DatasetFormatError(
+            f"{path}: expected a pickled dict with 'poses' (or 'new_poses') and 'betas', got {type(contents).__name__}"
+        )
     pose_key = "poses" if "poses" in contents else "new_poses" if "new_poses" in contents else None
     if pose_key is None or "betas" not in contents:
-        raise DatasetFormatError(f"{path}: a MoSh pickle needs 'poses' (or 'new_poses') and 'betas'; it has {sorted(map(str, contents))}")
+        raise DatasetFormatError(
+            f"{path}: a MoSh pickle needs 'poses' (or 'new_poses') and 'betas'; it has {sorted(map(str, contents))}"
+        )
     poses = np.asarray(contents[pose_key], dtype=np.float64)
     if poses.ndim != 2 or poses.shape[1] != SMPL_POSE_SIZE:
-        raise DatasetFormatError(f"{path}: '{pose_key}' has shape {poses.shape}, expected (N, {SMPL_POSE_SIZE}) SMPL axis-angle poses")
+        raise DatasetFormatError(
+            f"{path}: '{pose_key}' has shape {poses.shape}, expected (N, {SMPL_POSE_SIZE}) SMPL axis-angle poses"
+        )
     return _checked(poses, _betas_per_frame(contents["betas"], len(poses), path), path)
 
 
@@ -79,7 +87,9 @@ def read_amass_npz(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
             contents = {key: archive[key] for key in ("poses", "betas") if key in archive.files}
             available = sorted(archive.files)
     except (OSError, ValueError) as error:
-        raise DatasetFormatError(f"cannot read {path} as .npz ({error}); AMASS files are numpy .npz archives with 'poses' and 'betas'") from error
+        raise DatasetFormatError(
+            f"cannot read {path} as .npz ({error}); AMASS files are numpy .npz archives with 'poses' and 'betas'"
+        ) from error
     if set(contents) != {"poses", "betas"}:
         raise DatasetFormatError(f"{path}: an AMASS file needs 'poses' and 'betas'; it has {available}")
     poses = np.asarray(contents["poses"], dtype=np.float64)

@@ -25,7 +25,12 @@ from hybridlib.geometry import NUM_BETAS, UPRIGHT_GLOBAL_ORIENT
 
 # Archetypes in ANATOMICAL degrees: right-side joints are written like left-side ones
 # (hip flexion −, abduction +, elbow flexion −, …) and mirrored into SMPL's axes on use.
-_ARMS_HANGING = {"left_shoulder": (0, 0, -75), "right_shoulder": (0, 0, -75), "left_elbow": (0, -20, 0), "right_elbow": (0, -20, 0)}
+_ARMS_HANGING = {
+    "left_shoulder": (0, 0, -75),
+    "right_shoulder": (0, 0, -75),
+    "left_elbow": (0, -20, 0),
+    "right_elbow": (0, -20, 0),
+}
 POSE_ARCHETYPES: dict[str, dict[str, tuple[float, float, float]]] = {
     "ready_stance": {
         **_ARMS_HANGING, "left_hip": (-15, 0, 8), "right_hip": (-15, 0, 8), "left_knee": (25, 0, 0), "right_knee": (25, 0, 0),
@@ -123,7 +128,9 @@ def _archetype_euler(name: str, mirrored: bool) -> np.ndarray:
     return euler
 
 
-def sample_body_euler(count: int, rng: np.random.Generator, config: PoseSamplerConfig = PoseSamplerConfig()) -> tuple[np.ndarray, tuple[str, ...]]:
+def sample_body_euler(
+    count: int, rng: np.random.Generator, config: PoseSamplerConfig = PoseSamplerConfig()
+) -> tuple[np.ndarray, tuple[str, ...]]:
     """Euler angles (count,23,3) degrees inside the joint limits, and each sample's archetype."""
     names = tuple(POSE_ARCHETYPES)
     chosen = rng.integers(len(names), size=count)
@@ -137,13 +144,17 @@ def sample_body_euler(count: int, rng: np.random.Generator, config: PoseSamplerC
     return euler, tuple(names[index] for index in chosen)
 
 
-def sample_global_orient(count: int, rng: np.random.Generator, config: PoseSamplerConfig = PoseSamplerConfig()) -> np.ndarray:
+def sample_global_orient(
+    count: int, rng: np.random.Generator, config: PoseSamplerConfig = PoseSamplerConfig()
+) -> np.ndarray:
     """(count,3) axis-angle: upright in image coordinates, turned about the vertical, leaning a little."""
     front = rng.uniform(size=count) < config.front_facing_fraction
     yaw = np.where(front, rng.uniform(-60.0, 60.0, size=count), rng.uniform(-180.0, 180.0, size=count))
     lean_forward, lean_side = rng.normal(scale=config.lean_deg, size=(2, count))
     upright = roma.rotvec_to_rotmat(torch.tensor(UPRIGHT_GLOBAL_ORIENT, dtype=torch.float64))
-    turn = roma.euler_to_rotmat("XYZ", torch.as_tensor(np.stack([lean_forward, yaw, lean_side], axis=1)), degrees=True, dtype=torch.float64)
+    turn = roma.euler_to_rotmat(
+        "XYZ", torch.as_tensor(np.stack([lean_forward, yaw, lean_side], axis=1)), degrees=True, dtype=torch.float64
+    )
     return roma.rotmat_to_rotvec(upright @ turn).numpy()
 
 

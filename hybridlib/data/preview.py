@@ -18,7 +18,22 @@ from hybridlib.data.transforms import denormalise_image
 from hybridlib.rendering import tile_images, write_image
 
 # LSP keypoint pairs drawn as bones: legs, arms, head, shoulders, hips, torso sides.
-LSP_SKELETON = ((0, 1), (1, 2), (3, 4), (4, 5), (6, 7), (7, 8), (9, 10), (10, 11), (12, 13), (8, 12), (9, 12), (2, 3), (2, 8), (3, 9))
+LSP_SKELETON = (
+    (0, 1),
+    (1, 2),
+    (3, 4),
+    (4, 5),
+    (6, 7),
+    (7, 8),
+    (9, 10),
+    (10, 11),
+    (12, 13),
+    (8, 12),
+    (9, 12),
+    (2, 3),
+    (2, 8),
+    (3, 9),
+)
 _RIGHT, _LEFT, _CENTRE = (255, 80, 60), (60, 140, 255), (255, 220, 0)
 SILHOUETTE_COLOUR = (255, 255, 255)
 
@@ -37,15 +52,26 @@ def draw_sample(sample: Sample) -> np.ndarray:
     image = denormalise_image(sample.image.permute(1, 2, 0).numpy()).copy()
     size = image.shape[0]
     if sample.silhouette is not None:
-        contours, _ = cv2.findContours(sample.silhouette.numpy().astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        contours, _ = cv2.findContours(
+            sample.silhouette.numpy().astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE
+        )
         cv2.drawContours(image, contours, -1, SILHOUETTE_COLOUR, 1, cv2.LINE_AA)
     keypoints = sample.keypoints_2d.numpy()
     pixels = (keypoints[:, :2] + 1.0) * (size / 2.0) - 0.5  # OpenCV pixel centres
     for start, end in LSP_SKELETON:
         if keypoints[start, 2] > 0 and keypoints[end, 2] > 0:
-            cv2.line(image, tuple(np.round(pixels[start]).astype(int)), tuple(np.round(pixels[end]).astype(int)), _keypoint_colour(start), 2, cv2.LINE_AA)
+            cv2.line(
+                image,
+                tuple(np.round(pixels[start]).astype(int)),
+                tuple(np.round(pixels[end]).astype(int)),
+                _keypoint_colour(start),
+                2,
+                cv2.LINE_AA,
+            )
     for index, ((x, y), visible) in enumerate(zip(pixels, keypoints[:, 2])):
-        cv2.circle(image, (int(round(x)), int(round(y))), 3, _keypoint_colour(index), -1 if visible > 0 else 1, cv2.LINE_AA)
+        cv2.circle(
+            image, (int(round(x)), int(round(y))), 3, _keypoint_colour(index), -1 if visible > 0 else 1, cv2.LINE_AA
+        )
     return image
 
 
@@ -60,7 +86,9 @@ def contact_sheet(dataset: torch.utils.data.Dataset, count: int = 16, columns: i
 
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, required=True, help="folder with lsp/, lsp_ext/, up-s1h/ (real or generated)")
+    parser.add_argument(
+        "--data", type=Path, required=True, help="folder with lsp/, lsp_ext/, up-s1h/ (real or generated)"
+    )
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")
     parser.add_argument("--count", type=int, default=16)
     parser.add_argument("--split", choices=("train", "test"), default="train")

@@ -49,7 +49,9 @@ class CropResult:
     affine: np.ndarray
 
 
-def crop_affine(keypoints_px: np.ndarray, visible: np.ndarray, config: AugmentationConfig, rng: np.random.Generator | None) -> np.ndarray:
+def crop_affine(
+    keypoints_px: np.ndarray, visible: np.ndarray, config: AugmentationConfig, rng: np.random.Generator | None
+) -> np.ndarray:
     """(2,3) affine from input to output continuous pixel coordinates for one sample.
 
     keypoints_px (14,2), visible (14,) bool; ``rng`` None or ``config.augment`` False → no jitter.
@@ -98,11 +100,15 @@ def crop_sample(
 
     warped_silhouette = None
     if silhouette is not None:
-        warped_silhouette = cv2.warpAffine(silhouette.astype(np.uint8), opencv_affine, size, flags=cv2.INTER_NEAREST) > 0
+        warped_silhouette = (
+            cv2.warpAffine(silhouette.astype(np.uint8), opencv_affine, size, flags=cv2.INTER_NEAREST) > 0
+        )
 
     keypoints_out = keypoints_px @ affine[:, :2].T + affine[:, 2]
     visible_out = visible & (keypoints_out >= 0).all(axis=1) & (keypoints_out < config.image_size).all(axis=1)
-    keypoints_2d = np.concatenate([keypoints_out / (config.image_size / 2.0) - 1.0, visible_out[:, None]], axis=1).astype(np.float32)
+    keypoints_2d = np.concatenate(
+        [keypoints_out / (config.image_size / 2.0) - 1.0, visible_out[:, None]], axis=1
+    ).astype(np.float32)
     if affine[0, 0] < 0:  # mirrored: the person's left is now on the right
         keypoints_2d = keypoints_2d[list(LSP_FLIP_PERMUTATION)]
     return CropResult(image=normalised, keypoints_2d=keypoints_2d, silhouette=warped_silhouette, affine=affine)

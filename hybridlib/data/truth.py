@@ -19,7 +19,14 @@ from hybridlib.data.errors import DatasetFormatError
 from hybridlib.data.lsp import Layout
 
 TRUTH_FILE_NAME = "truth_3d.npz"
-_SHAPES = {"pose": (72,), "betas": (10,), "joints_3d": (14, 3), "pixels_per_metre": (), "offset_px": (2,), "image_size": (2,)}
+_SHAPES = {
+    "pose": (72,),
+    "betas": (10,),
+    "joints_3d": (14, 3),
+    "pixels_per_metre": (),
+    "offset_px": (2,),
+    "image_size": (2,),
+}
 
 
 @dataclass(frozen=True)
@@ -41,7 +48,9 @@ def read_truth_3d(path: str | Path, layout: Layout) -> Truth3D:
     """The ``layout`` ("lsp" / "lspet") part of a ``truth_3d.npz``."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: 3D truth exists only for generated data (python -m hybridlib.data.generate --out DIR)")
+        raise FileNotFoundError(
+            f"{path} not found: 3D truth exists only for generated data (python -m hybridlib.data.generate --out DIR)"
+        )
     with np.load(path, allow_pickle=False) as archive:
         missing = [f"{layout}_{key}" for key in _SHAPES if f"{layout}_{key}" not in archive.files]
         if missing:
@@ -50,5 +59,9 @@ def read_truth_3d(path: str | Path, layout: Layout) -> Truth3D:
     count = len(arrays["pose"])
     for key, shape in _SHAPES.items():
         if arrays[key].shape != (count, *shape):
-            raise DatasetFormatError(f"{path}: '{layout}_{key}' has shape {arrays[key].shape}, expected {(count, *shape)}; regenerate the file")
-    return Truth3D(**{key: value.astype(np.int64 if key == "image_size" else np.float32) for key, value in arrays.items()})
+            raise DatasetFormatError(
+                f"{path}: '{layout}_{key}' has shape {arrays[key].shape}, expected {(count, *shape)}; regenerate the file"
+            )
+    return Truth3D(
+        **{key: value.astype(np.int64 if key == "image_size" else np.float32) for key, value in arrays.items()}
+    )

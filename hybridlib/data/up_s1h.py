@@ -41,7 +41,9 @@ def read_silhouette(path: str | Path, image_size: tuple[int, int] | None = None)
     except FileNotFoundError:
         raise
     except Exception as error:  # PIL raises several types for corrupt files
-        raise DatasetFormatError(f"cannot read silhouette {path} ({error}); re-copy it from the UP-S1h release") from error
+        raise DatasetFormatError(
+            f"cannot read silhouette {path} ({error}); re-copy it from the UP-S1h release"
+        ) from error
     if pixels.ndim == 3:
         pixels = pixels[..., 0]
     height, width = pixels.shape
@@ -60,7 +62,9 @@ def find_silhouettes(up_root: str | Path | None, keypoint_set: KeypointSet) -> t
         return (None,) * len(keypoint_set)
     up_root = Path(up_root)
     if not up_root.is_dir():
-        raise FileNotFoundError(f"UP-S1h folder {up_root} does not exist: it should hold data/lsp/ and data/lsp_extended/ as released, or pass no silhouette folder")
+        raise FileNotFoundError(
+            f"UP-S1h folder {up_root} does not exist: it should hold data/lsp/ and data/lsp_extended/ as released, or pass no silhouette folder"
+        )
     layout: Layout = keypoint_set.name  # type: ignore[assignment]
     found: list[Path | None] = []
     blank: list[str] = []
@@ -74,5 +78,7 @@ def find_silhouettes(up_root: str | Path | None, keypoint_set: KeypointSet) -> t
         else:
             found.append(path)
     if blank:
-        warnings.warn(f"UP-S1h {up_root}: {len(blank)} all-zero silhouettes treated as missing (e.g. {blank[:3]})", stacklevel=2)
+        warnings.warn(
+            f"UP-S1h {up_root}: {len(blank)} all-zero silhouettes treated as missing (e.g. {blank[:3]})", stacklevel=2
+        )
     return tuple(found)

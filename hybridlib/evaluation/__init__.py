@@ -1,5 +1,11 @@
 """Evaluation: the paper's validation losses, PCK, silhouette IoU, plausibility and 3D errors."""
 
-from hybridlib.evaluation.evaluate import EvaluationConfig, evaluate, evaluate_checkpoint, evaluate_spin_checkpoint, load_trained
+from hybridlib.evaluation.evaluate import (
+    EvaluationConfig,
+    evaluate,
+    evaluate_checkpoint,
+    evaluate_spin_checkpoint,
+    load_trained,
+)
 
 __all__ = ["EvaluationConfig", "evaluate", "evaluate_checkpoint", "evaluate_spin_checkpoint", "load_trained"]

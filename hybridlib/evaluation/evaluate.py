@@ -49,7 +49,9 @@ def _nanmean(values: list[torch.Tensor]) -> float:
 
 
 @torch.no_grad()
-def evaluate(networks: Networks, dataset: torch.utils.data.Dataset, config: EvaluationConfig = EvaluationConfig()) -> dict[str, float]:
+def evaluate(
+    networks: Networks, dataset: torch.utils.data.Dataset, config: EvaluationConfig = EvaluationConfig()
+) -> dict[str, float]:
     """Metrics of the last stage over ``dataset`` (validation crops), averaged over samples."""
     device = resolve_device(config.device)
     networks.model.to(device).eval()
@@ -58,21 +60,37 @@ def evaluate(networks: Networks, dataset: torch.utils.data.Dataset, config: Eval
         networks.critic.to(device).eval()
     if config.max_images is not None:
         dataset = torch.utils.data.Subset(dataset, range(min(config.max_images, len(dataset))))
-    loader = torch.utils.data.DataLoader(dataset, batch_size=config.batch_size, num_workers=config.num_workers, collate_fn=collate_samples)
-    rest = networks.body_model(torch.zeros(1, 3, device=device), torch.zeros(1, 69, device=device), torch.zeros(1, 10, device=device))
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=config.batch_size, num_workers=config.num_workers, collate_fn=collate_samples
+    )
+    rest = networks.body_model(
+        torch.zeros(1, 3, device=device), torch.zeros(1, 69, device=device), torch.zeros(1, 10, device=device)
+    )
     reference_skeleton = rest.keypoints_lsp[0]
 
-    collected: dict[str, list[torch.Tensor]] = {name: [] for name in ("kpr", "mr", "pck", "iou", "outside", "bones", "critic", "mpjpe", "pa_mpjpe")}
+    collected: dict[str, list[torch.Tensor]] = {
+        name: [] for name in ("kpr", "mr", "pck", "iou", "outside", "bones", "critic", "mpjpe", "pa_mpjpe")
+    }
     for batch in tqdm(loader, desc="evaluating", unit="batch", disable=not config.progress):
         batch = batch.to(device)
         theta = networks.model(batch.image)[-1].float()
         pred = predict_body(theta, networks.body_model, batch.image.shape[-1])
         parts, output = pred.parts, pred.output
         collected["kpr"].append(keypoint_reprojection_loss_per_sample(pred.keypoints_2d, batch.keypoints_2d))
-        mesh_losses = mesh_reprojection_loss_per_sample(pred.vertices_px, batch.silhouette, batch.has_silhouette, batch.silhouette_nearest)  # NaN: no silhouette
+        mesh_losses = mesh_reprojection_loss_per_sample(
+            pred.vertices_px, batch.silhouette, batch.has_silhouette, batch.silhouette_nearest
+        )  # NaN: no silhouette
         collected["mr"].append(mesh_losses * reference_pixel_scale(batch.image.shape[-1]))
         collected["pck"].append(metrics.pck(pred.keypoints_2d, batch.keypoints_2d))
-        collected["iou"].append(metrics.silhouette_iou(output.vertices.cpu(), networks.body_model.faces, parts.camera.cpu(), batch.silhouette.cpu(), batch.has_silhouette.cpu()))
+        collected["iou"].append(
+            metrics.silhouette_iou(
+                output.vertices.cpu(),
+                networks.body_model.faces,
+                parts.camera.cpu(),
+                batch.silhouette.cpu(),
+                batch.has_silhouette.cpu(),
+            )
+        )
         collected["outside"].append(metrics.joints_outside_limits_percent(output.rotation_matrices))
         collected["bones"].append(metrics.bone_length_deviation_percent(output.keypoints_lsp, reference_skeleton))
         if networks.critic is not None:
@@ -80,7 +98,9 @@ def evaluate(networks: Networks, dataset: torch.utils.data.Dataset, config: Eval
         if batch.has_3d.any():
             with_truth = batch.has_3d
             collected["mpjpe"].append(metrics.mpjpe_mm(output.keypoints_lsp[with_truth], batch.joints_3d[with_truth]))
-            collected["pa_mpjpe"].append(metrics.pa_mpjpe_mm(output.keypoints_lsp[with_truth], batch.joints_3d[with_truth]))
+            collected["pa_mpjpe"].append(
+                metrics.pa_mpjpe_mm(output.keypoints_lsp[with_truth], batch.joints_3d[with_truth])
+            )
     return {
         "kpr_loss": config.w_kpr * _nanmean(collected["kpr"]),
         "mr_loss": config.w_mr * _nanmean(collected["mr"]),
@@ -115,7 +135,10 @@ def load_trained(checkpoint_path: str | Path) -> tuple[Networks, TrainConfig, in
 
 
 def evaluate_checkpoint(
-    checkpoint_path: str | Path, data_root: str | Path | None = None, config: EvaluationConfig = EvaluationConfig(), split: Literal["test", "train"] = "test"
+    checkpoint_path: str | Path,
+    data_root: str | Path | None = None,
+    config: EvaluationConfig = EvaluationConfig(),
+    split: Literal["test", "train"] = "test",
 ) -> pd.DataFrame:
     """One DataFrame row: the metrics of a checkpoint on the LSP test split of ``data_root``
     (default: the data it was trained on), with the run's settings beside them. ``split="train"``
@@ -135,18 +158,44 @@ def evaluate_checkpoint(
 
 
 def evaluate_spin_checkpoint(
-    checkpoint_path: str | Path, data_root: str | Path, body_model: str | Path | None = None, config: EvaluationConfig = EvaluationConfig(), image_size: int = 224
+    checkpoint_path: str | Path,
+    data_root: str | Path,
+    body_model: str | Path | None = None,
+    config: EvaluationConfig = EvaluationConfig(),
+    image_size: int = 224,
 ) -> pd.DataFrame:
     """One DataFrame row, as :func:`evaluate_checkpoint`, for a pretrained network in SPIN's
     checkpoint format (:mod:`hybridlib.models.spin_format`) on the LSP test split of
     ``data_root``, posed by ``body_model`` (default: the open model; give the licensed SMPL
     file, whose β the checkpoint predicts). SPIN works on 224-px crops."""
     networks = Networks(model=load_spin_checkpoint(checkpoint_path), critic=None, body_model=BodyModel(body_model))
-    settings = {"checkpoint": str(checkpoint_path), "critic": "none", "w_kpr": math.nan, "w_mr": math.nan, "backbone": "resnet50 (SPIN format)", "image_size": image_size, "steps": math.nan}
+    settings = {
+        "checkpoint": str(checkpoint_path),
+        "critic": "none",
+        "w_kpr": math.nan,
+        "w_mr": math.nan,
+        "backbone": "resnet50 (SPIN format)",
+        "image_size": image_size,
+        "steps": math.nan,
+    }
     return _evaluate_row(networks, Path(data_root), image_size, "test", config, settings)
 
 
-def _evaluate_row(networks: Networks, data_root: Path, image_size: int, split: Literal["test", "train"], config: EvaluationConfig, settings: dict[str, object]) -> pd.DataFrame:
+def _evaluate_row(
+    networks: Networks,
+    data_root: Path,
+    image_size: int,
+    split: Literal["test", "train"],
+    config: EvaluationConfig,
+    settings: dict[str, object],
+) -> pd.DataFrame:
     crops = AugmentationConfig(image_size=image_size, augment=False)
     row = evaluate(networks, build_dataset(DataConfig(root=data_root, augmentation=crops), split), config)
-    return pd.DataFrame([{**settings, **{key: (np.round(value, 4) if isinstance(value, float) else value) for key, value in row.items()}}])
+    return pd.DataFrame(
+        [
+            {
+                **settings,
+                **{key: (np.round(value, 4) if isinstance(value, float) else value) for key, value in row.items()},
+            }
+        ]
+    )

@@ -18,7 +18,9 @@ RIGHT_HIP, LEFT_HIP, LEFT_SHOULDER = 2, 3, 9
 PCK_THRESHOLD = 0.2
 
 
-def pck(pred_keypoints_2d: torch.Tensor, gt_keypoints_2d: torch.Tensor, threshold: float = PCK_THRESHOLD) -> torch.Tensor:
+def pck(
+    pred_keypoints_2d: torch.Tensor, gt_keypoints_2d: torch.Tensor, threshold: float = PCK_THRESHOLD
+) -> torch.Tensor:
     """Percentage of correct keypoints per sample (B,), in %: a visible keypoint is correct
     within ``threshold`` × the torso diameter (left shoulder to right hip, the LSP convention).
     NaN where the torso or every keypoint is invisible."""
@@ -31,7 +33,13 @@ def pck(pred_keypoints_2d: torch.Tensor, gt_keypoints_2d: torch.Tensor, threshol
     return torch.where(torso_known & visible.any(dim=1), result, torch.full_like(result, float("nan")))
 
 
-def silhouette_iou(vertices: torch.Tensor, faces: np.ndarray, camera: torch.Tensor, silhouette_gt: torch.Tensor, has_silhouette: torch.Tensor) -> torch.Tensor:
+def silhouette_iou(
+    vertices: torch.Tensor,
+    faces: np.ndarray,
+    camera: torch.Tensor,
+    silhouette_gt: torch.Tensor,
+    has_silhouette: torch.Tensor,
+) -> torch.Tensor:
     """Intersection over union (B,) of the rendered predicted silhouette and the ground truth
     (B,S,S); NaN where there is no ground-truth silhouette."""
     image_size = silhouette_gt.shape[-1]
@@ -46,7 +54,9 @@ def silhouette_iou(vertices: torch.Tensor, faces: np.ndarray, camera: torch.Tens
 
 def joints_outside_limits_percent(rotation_matrices: torch.Tensor, tolerance_deg: float = 5.0) -> torch.Tensor:
     """Percentage (B,) of the 23 body joints outside the anatomical table (local rotations (B,24,3,3))."""
-    return 100.0 * joints_outside_limits(rotation_matrices[:, 1:], tolerance_deg).float().mean(dim=1).to(rotation_matrices.device)
+    return 100.0 * joints_outside_limits(rotation_matrices[:, 1:], tolerance_deg).float().mean(dim=1).to(
+        rotation_matrices.device
+    )
 
 
 def bone_lengths(joints: torch.Tensor) -> torch.Tensor:

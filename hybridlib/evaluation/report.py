@@ -50,7 +50,9 @@ def mean_over_seeds(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return pd.concat([mean, spread], axis=1).reset_index()
 
 
-def write_table(table: pd.DataFrame, out_dir: str | Path, name: str = "table", float_format: str = ".3f") -> tuple[Path, Path]:
+def write_table(
+    table: pd.DataFrame, out_dir: str | Path, name: str = "table", float_format: str = ".3f"
+) -> tuple[Path, Path]:
     """``<name>.csv`` and ``<name>.md`` (pandas' Markdown) in ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -85,8 +87,14 @@ def table_1_findings(table: pd.DataFrame) -> list[Finding]:
     """The paper's Table 1 claims, checked on a table with columns critic, losses, kpr_loss, mr_loss, plausibility."""
     findings = []
     for critic in ("without critic", "with critic"):
-        kpr = {losses: _value(table, "kpr_loss", critic=critic, losses=losses) for losses in ("KPR only", "MR only", "combined")}
-        mr = {losses: _value(table, "mr_loss", critic=critic, losses=losses) for losses in ("KPR only", "MR only", "combined")}
+        kpr = {
+            losses: _value(table, "kpr_loss", critic=critic, losses=losses)
+            for losses in ("KPR only", "MR only", "combined")
+        }
+        mr = {
+            losses: _value(table, "mr_loss", critic=critic, losses=losses)
+            for losses in ("KPR only", "MR only", "combined")
+        }
         findings.append(
             Finding(
                 f"{critic}: combined beats KPR only on both validation losses",
@@ -101,8 +109,14 @@ def table_1_findings(table: pd.DataFrame) -> list[Finding]:
                 f"KPR {kpr['MR only']:.3f} vs {kpr['combined']:.3f} ({kpr['MR only'] / kpr['combined']:.1f}x)",
             )
         )
-    outside = {critic: _value(table, "joints_outside_limits_pct", critic=critic, losses="combined") for critic in ("without critic", "with critic")}
-    bones = {critic: _value(table, "bone_length_deviation_pct", critic=critic, losses="combined") for critic in ("without critic", "with critic")}
+    outside = {
+        critic: _value(table, "joints_outside_limits_pct", critic=critic, losses="combined")
+        for critic in ("without critic", "with critic")
+    }
+    bones = {
+        critic: _value(table, "bone_length_deviation_pct", critic=critic, losses="combined")
+        for critic in ("without critic", "with critic")
+    }
     findings.append(
         Finding(
             "the critic makes bodies more plausible (combined: fewer joints outside the anatomical limits)",
@@ -129,5 +143,7 @@ def table_2_findings(table: pd.DataFrame) -> list[Finding]:
 def write_findings(findings: list[Finding], out_dir: str | Path) -> Path:
     """``findings.md``: one line per claim, from the numbers."""
     path = Path(out_dir) / "findings.md"
-    atomic_write_text(path, "# Findings\n\n" + "\n".join(f"- {finding}" for finding in findings) + "\n", what="findings")
+    atomic_write_text(
+        path, "# Findings\n\n" + "\n".join(f"- {finding}" for finding in findings) + "\n", what="findings"
+    )
     return path

@@ -18,11 +18,14 @@ GRADIENT_PENALTY_WEIGHT = 10.0
 
 def interpolate_bodies(real: BodyForCritic, fake: BodyForCritic, mix: torch.Tensor) -> BodyForCritic:
     """Per-sample random interpolates ``mix·real + (1−mix)·fake``, mix (B,) in [0, 1]."""
+
     def blend(real_part: torch.Tensor, fake_part: torch.Tensor) -> torch.Tensor:
         weight = mix.reshape(-1, *([1] * (real_part.dim() - 1)))
         return weight * real_part + (1.0 - weight) * fake_part
 
-    return BodyForCritic(**{item.name: blend(getattr(real, item.name), getattr(fake, item.name)) for item in fields(BodyForCritic)})
+    return BodyForCritic(
+        **{item.name: blend(getattr(real, item.name), getattr(fake, item.name)) for item in fields(BodyForCritic)}
+    )
 
 
 def gradient_penalty(critic: Callable[[BodyForCritic], torch.Tensor], interpolates: BodyForCritic) -> torch.Tensor:
@@ -36,7 +39,10 @@ def gradient_penalty(critic: Callable[[BodyForCritic], torch.Tensor], interpolat
     scores = critic(inputs)
     stream_inputs = getattr(critic, "stream_inputs", None)
     if stream_inputs is None:
-        per_stream = [torch.autograd.grad(scores[:, stream].sum(), tensors, create_graph=True, allow_unused=True) for stream in range(scores.shape[1])]
+        per_stream = [
+            torch.autograd.grad(scores[:, stream].sum(), tensors, create_graph=True, allow_unused=True)
+            for stream in range(scores.shape[1])
+        ]
     else:
         gradients = dict(zip(names, torch.autograd.grad(scores.sum(), tensors, create_graph=True, allow_unused=True)))
         per_stream = [[gradients[name] for name in stream_names] for stream_names in stream_inputs]

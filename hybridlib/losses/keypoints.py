@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 
 
-def keypoint_reprojection_loss(pred_keypoints_2d: torch.Tensor, gt_keypoints_2d: torch.Tensor, num_coordinates: torch.Tensor | None = None) -> torch.Tensor:
+def keypoint_reprojection_loss(
+    pred_keypoints_2d: torch.Tensor, gt_keypoints_2d: torch.Tensor, num_coordinates: torch.Tensor | None = None
+) -> torch.Tensor:
     """Mean absolute error over the coordinates of visible keypoints.
 
     pred_keypoints_2d (B,K,2) and gt_keypoints_2d (B,K,3) (x, y, visibility) in normalised
@@ -20,7 +22,9 @@ def keypoint_reprojection_loss(pred_keypoints_2d: torch.Tensor, gt_keypoints_2d:
     return absolute_error.sum() / num_coordinates.clamp(min=1.0)
 
 
-def keypoint_reprojection_loss_per_sample(pred_keypoints_2d: torch.Tensor, gt_keypoints_2d: torch.Tensor) -> torch.Tensor:
+def keypoint_reprojection_loss_per_sample(
+    pred_keypoints_2d: torch.Tensor, gt_keypoints_2d: torch.Tensor
+) -> torch.Tensor:
     """(B,) mean L1 over each sample's visible keypoint coordinates (0 where none is visible)."""
     visibility = gt_keypoints_2d[..., 2:3]
     absolute_error = ((pred_keypoints_2d - gt_keypoints_2d[..., :2]).abs() * visibility).sum(dim=(1, 2))

@@ -65,7 +65,9 @@ def _cell_distance_transform(occupied: np.ndarray) -> tuple[np.ndarray, np.ndarr
             crossing = -np.inf
             while count > 0:
                 previous = parabola[count - 1]
-                crossing = ((height + x * x) - (column_distance[y, previous] + previous * previous)) / (2.0 * (x - previous))
+                crossing = ((height + x * x) - (column_distance[y, previous] + previous * previous)) / (
+                    2.0 * (x - previous)
+                )
                 if crossing <= boundary[count - 1]:
                     count -= 1
                     crossing = -np.inf
@@ -90,18 +92,31 @@ def _cell_distance_transform(occupied: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
-def _closest_in_cell(cell: int, starts: np.ndarray, sorted_sites: np.ndarray, sites: np.ndarray, query_x: float, query_y: float, best: float, best_site: int) -> tuple[float, int]:
+def _closest_in_cell(
+    cell: int,
+    starts: np.ndarray,
+    sorted_sites: np.ndarray,
+    sites: np.ndarray,
+    query_x: float,
+    query_y: float,
+    best: float,
+    best_site: int,
+) -> tuple[float, int]:
     """(squared distance, index) of the closest of the best so far and the sites in ``cell``."""
     for slot in range(starts[cell], starts[cell + 1]):
         site = sorted_sites[slot]
-        distance = (np.float64(sites[site, 0]) - query_x) ** 2 + (np.float64(sites[site, 1]) - query_y) ** 2  # float64: no overflow for any finite float32
+        distance = (np.float64(sites[site, 0]) - query_x) ** 2 + (
+            np.float64(sites[site, 1]) - query_y
+        ) ** 2  # float64: no overflow for any finite float32
         if distance < best:
             best, best_site = distance, site
     return best, best_site
 
 
 @numba.njit(nogil=True, cache=True)
-def nearest_sites(sites: np.ndarray, queries: np.ndarray, max_cells_per_side: int, query_at_pixel_centres: bool) -> np.ndarray:
+def nearest_sites(
+    sites: np.ndarray, queries: np.ndarray, max_cells_per_side: int, query_at_pixel_centres: bool
+) -> np.ndarray:
     """(Q,) int64 index of the nearest of ``sites`` (N,2), N ≥ 1, for every query point (Q,2),
     exact (ties: any of the nearest); coordinates finite, in pixels, distances compared in
     float64. The grid has unit cells
@@ -128,7 +143,9 @@ def nearest_sites(sites: np.ndarray, queries: np.ndarray, max_cells_per_side: in
     starts = np.zeros(cells + 1, np.int64)
     cell_of_site = np.empty(num_sites, np.int64)
     for site in range(num_sites):
-        cell = int(math.floor((sites[site, 1] - origin_y) / cell_size)) * columns + int(math.floor((sites[site, 0] - origin_x) / cell_size))
+        cell = int(math.floor((sites[site, 1] - origin_y) / cell_size)) * columns + int(
+            math.floor((sites[site, 0] - origin_x) / cell_size)
+        )
         cell_of_site[site] = cell
         starts[cell + 1] += 1
     for cell in range(cells):
@@ -153,7 +170,9 @@ def nearest_sites(sites: np.ndarray, queries: np.ndarray, max_cells_per_side: in
         cell_y = int(math.floor((query_y - origin_y) / cell_size))
         cell_x = int(math.floor((query_x - origin_x) / cell_size))
         empty_within = squared_empty[cell_y, cell_x]  # every cell centre closer than this (squared, in cells) is empty
-        best, best_site = _closest_in_cell(nearest_cell[cell_y, cell_x], starts, sorted_sites, sites, query_x, query_y, np.inf, -1)
+        best, best_site = _closest_in_cell(
+            nearest_cell[cell_y, cell_x], starts, sorted_sites, sites, query_x, query_y, np.inf, -1
+        )
         # a closer site lies in a cell whose centre is within √best / h + margin of the query cell's centre
         reach = math.sqrt(best) / cell_size + margin
         for step in range(2 * int(reach) + 1):  # rows 0, +1, −1, +2, … so that ``reach`` shrinks early
@@ -164,7 +183,10 @@ def nearest_sites(sites: np.ndarray, queries: np.ndarray, max_cells_per_side: in
             if y < 0 or y >= rows or row_last[y] < 0:
                 continue
             outer = int(math.sqrt(reach * reach - offset_y * offset_y))
-            lowest, highest = max(row_first[y] - cell_x, -outer), min(row_last[y] - cell_x, outer)  # offsets of this row worth visiting
+            lowest, highest = (
+                max(row_first[y] - cell_x, -outer),
+                min(row_last[y] - cell_x, outer),
+            )  # offsets of this row worth visiting
             if lowest > highest:
                 continue
             inside = empty_within - offset_y * offset_y
@@ -185,19 +207,26 @@ def nearest_sites(sites: np.ndarray, queries: np.ndarray, max_cells_per_side: in
                     cell = y * columns + x
                     if starts[cell] == starts[cell + 1]:
                         continue
-                    left, top = origin_x + x * cell_size, origin_y + y * cell_size  # skip a cell that cannot hold a closer site
+                    left, top = (
+                        origin_x + x * cell_size,
+                        origin_y + y * cell_size,
+                    )  # skip a cell that cannot hold a closer site
                     gap_x = max(left - query_x, query_x - left - cell_size, 0.0)
                     gap_y = max(top - query_y, query_y - top - cell_size, 0.0)
                     if gap_x * gap_x + gap_y * gap_y >= best:
                         continue
-                    best, best_site = _closest_in_cell(cell, starts, sorted_sites, sites, query_x, query_y, best, best_site)
+                    best, best_site = _closest_in_cell(
+                        cell, starts, sorted_sites, sites, query_x, query_y, best, best_site
+                    )
             reach = math.sqrt(best) / cell_size + margin
         found[query] = best_site
     return found
 
 
 @numba.njit(nogil=True, cache=True)
-def mesh_loss_sample(points: np.ndarray, silhouette: np.ndarray, nearest: np.ndarray, with_gradient: bool) -> tuple[float, np.ndarray]:
+def mesh_loss_sample(
+    points: np.ndarray, silhouette: np.ndarray, nearest: np.ndarray, with_gradient: bool
+) -> tuple[float, np.ndarray]:
     """One sample's L_mr = mean_v d(v, S_GT)² + mean_x d(x, vertices)² and its gradient (V,2)
     float32 w.r.t. ``points`` (V,2) float32, finite, in crop pixels (empty (0,2) without
     ``with_gradient``). ``silhouette`` (S,S) bool with foreground; ``nearest`` (2,S,S) the
@@ -261,11 +290,15 @@ def mesh_loss_sample(points: np.ndarray, silhouette: np.ndarray, nearest: np.nda
 
     term_predicted = 0.0
     for index in range(num_points):
-        term_predicted += (np.float64(points[index, 0]) - targets[index, 0]) ** 2 + (np.float64(points[index, 1]) - targets[index, 1]) ** 2
+        term_predicted += (np.float64(points[index, 0]) - targets[index, 0]) ** 2 + (
+            np.float64(points[index, 1]) - targets[index, 1]
+        ) ** 2
     term_ground_truth = 0.0
     for pixel in range(pixel_count):
         point = nearest_point[pixel]
-        term_ground_truth += (np.float64(points[point, 0]) - pixels[pixel, 0]) ** 2 + (np.float64(points[point, 1]) - pixels[pixel, 1]) ** 2
+        term_ground_truth += (np.float64(points[point, 0]) - pixels[pixel, 0]) ** 2 + (
+            np.float64(points[point, 1]) - pixels[pixel, 1]
+        ) ** 2
     value = term_predicted / num_points + term_ground_truth / pixel_count
     if not with_gradient:
         return value, np.empty((0, 2), np.float32)

@@ -34,7 +34,6 @@ from torch.autograd.function import once_differentiable
 from hybridlib.geometry import nearest_foreground_indices
 from hybridlib.losses.nearest_points import mesh_loss_sample
 
-
 REFERENCE_CROP_SIZE = 224  # the paper's input size: L_mr is reported in its pixels
 
 
@@ -63,7 +62,9 @@ def _samples_with_foreground(silhouettes: torch.Tensor, has_silhouette: torch.Te
     return torch.nonzero(usable).flatten().tolist()
 
 
-def _pair_terms_dense(points: torch.Tensor, foreground: torch.Tensor, chunk_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _pair_terms_dense(
+    points: torch.Tensor, foreground: torch.Tensor, chunk_size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean squared nearest distance points → foreground and foreground → points (all pairs)."""
     to_foreground = []
     to_points = None
@@ -75,7 +76,9 @@ def _pair_terms_dense(points: torch.Tensor, foreground: torch.Tensor, chunk_size
     return torch.cat(to_foreground).mean(), to_points.mean()
 
 
-def mesh_reprojection_loss_dense(points_px: torch.Tensor, silhouettes: torch.Tensor, has_silhouette: torch.Tensor, chunk_size: int = 2048) -> torch.Tensor:
+def mesh_reprojection_loss_dense(
+    points_px: torch.Tensor, silhouettes: torch.Tensor, has_silhouette: torch.Tensor, chunk_size: int = 2048
+) -> torch.Tensor:
     """Reference L_mr by all pairs. points_px (B,V,2) projected vertices in crop pixels,
     silhouettes (B,S,S) bool, has_silhouette (B,) bool. Returns the batch mean (scalar)."""
     losses = []
@@ -86,17 +89,24 @@ def mesh_reprojection_loss_dense(points_px: torch.Tensor, silhouettes: torch.Ten
     return torch.stack(losses).mean() if losses else points_px.sum() * 0.0
 
 
-def _sample_loss_and_gradient(points: np.ndarray, silhouette: np.ndarray, nearest: np.ndarray, with_gradient: bool) -> tuple[float, np.ndarray | None]:
+def _sample_loss_and_gradient(
+    points: np.ndarray, silhouette: np.ndarray, nearest: np.ndarray, with_gradient: bool
+) -> tuple[float, np.ndarray | None]:
     """One sample's L_mr and its gradient (V,2) (None without ``with_gradient``); NaN for a
     diverged prediction (non-finite points), which the training loop stops on."""
     points = np.ascontiguousarray(points, dtype=np.float32)
     if not np.isfinite(points).all():
         return float("nan"), np.full_like(points, np.nan) if with_gradient else None
-    value, gradient = mesh_loss_sample(points, np.ascontiguousarray(silhouette, dtype=np.bool_), np.ascontiguousarray(nearest, dtype=np.int16), with_gradient)
+    value, gradient = mesh_loss_sample(
+        points,
+        np.ascontiguousarray(silhouette, dtype=np.bool_),
+        np.ascontiguousarray(nearest, dtype=np.int16),
+        with_gradient,
+    )
     return value, gradient if with_gradient else None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _search_pool(workers: int, process_id: int) -> ThreadPoolExecutor:
     """Threads kept for the per-sample searches: one pool per process (a forked child gets its
     own) and per torch thread count."""
@@ -138,12 +148,17 @@ def mesh_reprojection_loss(
     usable, losses = _per_sample_losses(points_px, silhouettes, has_silhouette, nearest_foreground)
     if not usable:
         return points_px.sum() * 0.0
-    divisor = torch.tensor(float(len(usable)), device=points_px.device) if num_samples is None else num_samples.clamp(min=1.0)
+    divisor = (
+        torch.tensor(float(len(usable)), device=points_px.device) if num_samples is None else num_samples.clamp(min=1.0)
+    )
     return losses.sum() / divisor
 
 
 def mesh_reprojection_loss_per_sample(
-    points_px: torch.Tensor, silhouettes: torch.Tensor, has_silhouette: torch.Tensor, nearest_foreground: torch.Tensor | None = None
+    points_px: torch.Tensor,
+    silhouettes: torch.Tensor,
+    has_silhouette: torch.Tensor,
+    nearest_foreground: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """(B,) fast L_mr of each sample (arguments as :func:`mesh_reprojection_loss`), NaN for the
     samples left out (no silhouette, or an empty one)."""
@@ -155,7 +170,10 @@ def mesh_reprojection_loss_per_sample(
 
 
 def _per_sample_losses(
-    points_px: torch.Tensor, silhouettes: torch.Tensor, has_silhouette: torch.Tensor, nearest_foreground: torch.Tensor | None
+    points_px: torch.Tensor,
+    silhouettes: torch.Tensor,
+    has_silhouette: torch.Tensor,
+    nearest_foreground: torch.Tensor | None,
 ) -> tuple[list[int], torch.Tensor]:
     """The samples with a usable silhouette and their L_mr (N,), both terms of Eq. 1, each
     sample's search and gradient in a thread of its own (largest silhouettes first)."""
@@ -174,7 +192,10 @@ def _per_sample_losses(
     workers = max(1, torch.get_num_threads())
     largest_first = np.argsort(-masks.reshape(len(usable), -1).sum(axis=1), kind="stable")
     found = _search_pool(workers, os.getpid()).map(
-        lambda sample: _sample_loss_and_gradient(points_numpy[sample], masks[sample], nearest_numpy[sample], with_gradient), largest_first
+        lambda sample: _sample_loss_and_gradient(
+            points_numpy[sample], masks[sample], nearest_numpy[sample], with_gradient
+        ),
+        largest_first,
     )
     values, gradients = [0.0] * len(usable), [None] * len(usable)
     for sample, (value, gradient) in zip(largest_first, found):

@@ -4,4 +4,14 @@ from hybridlib.models.critic import BodyForCritic, HMRDiscriminator, KCSCritic, 
 from hybridlib.models.encoder import Encoder
 from hybridlib.models.regressor import IterativeRegressor, MeshRegressor, mean_theta
 
-__all__ = ["BodyForCritic", "Encoder", "HMRDiscriminator", "IterativeRegressor", "KCSCritic", "MeshRegressor", "body_for_critic", "build_critic", "mean_theta"]
+__all__ = [
+    "BodyForCritic",
+    "Encoder",
+    "HMRDiscriminator",
+    "IterativeRegressor",
+    "KCSCritic",
+    "MeshRegressor",
+    "body_for_critic",
+    "build_critic",
+    "mean_theta",
+]

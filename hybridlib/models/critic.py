@@ -99,7 +99,9 @@ class KCSCritic(nn.Module):
     def forward(self, body: BodyForCritic) -> torch.Tensor:
         batch = body.joints.shape[0]
         kcs = kcs_matrix(body.joints, self.incidence).reshape(batch, -1)
-        skeleton = self.skeleton_head(torch.cat([self.kcs_stream(kcs), self.joint_stream(body.joints.reshape(batch, -1))], dim=1))
+        skeleton = self.skeleton_head(
+            torch.cat([self.kcs_stream(kcs), self.joint_stream(body.joints.reshape(batch, -1))], dim=1)
+        )
         scores = [skeleton, self.shape_stream(body.betas)]
         if self.rotation_stream is not None:
             scores.append(self.rotation_stream(body.rotations.reshape(batch, -1)))
@@ -114,8 +116,12 @@ class HMRDiscriminator(nn.Module):
     def __init__(self, width: int = 32) -> None:
         super().__init__()
         self.shared = nn.Sequential(nn.Conv1d(9, width, 1), nn.ReLU(), nn.Conv1d(width, width, 1), nn.ReLU())
-        self.per_joint = nn.Conv1d(width * NUM_BODY_JOINTS, NUM_BODY_JOINTS, 1, groups=NUM_BODY_JOINTS)  # one linear per joint
-        self.all_joints = nn.Sequential(nn.Linear(width * NUM_BODY_JOINTS, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 1))
+        self.per_joint = nn.Conv1d(
+            width * NUM_BODY_JOINTS, NUM_BODY_JOINTS, 1, groups=NUM_BODY_JOINTS
+        )  # one linear per joint
+        self.all_joints = nn.Sequential(
+            nn.Linear(width * NUM_BODY_JOINTS, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 1)
+        )
         self.shape = _mlp((NUM_BETAS, 10, 5, 1))
 
     def forward(self, body: BodyForCritic) -> torch.Tensor:
@@ -127,7 +133,7 @@ class HMRDiscriminator(nn.Module):
 
 
 def build_critic(variant: CriticVariant | Literal["hmr"]) -> nn.Module | None:
-    """"none" → None; "without_rotation" / "with_rotation" → KCSCritic; "hmr" → HMRDiscriminator."""
+    """ "none" → None; "without_rotation" / "with_rotation" → KCSCritic; "hmr" → HMRDiscriminator."""
     if variant == "none":
         return None
     if variant in ("without_rotation", "with_rotation"):

@@ -32,7 +32,9 @@ def imagenet_weights_file(backbone: str) -> Path:
 class Encoder(nn.Module):
     """ResNet trunk → (B, feature_dim) pooled features from images (B,3,H,W), ImageNet-normalised."""
 
-    def __init__(self, backbone: str = "resnet50", weights_path: str | Path | None = None, pretrained: bool = True) -> None:
+    def __init__(
+        self, backbone: str = "resnet50", weights_path: str | Path | None = None, pretrained: bool = True
+    ) -> None:
         super().__init__()
         if backbone not in BACKBONES:
             raise ValueError(f"backbone must be one of {sorted(BACKBONES)}, got {backbone!r}")
@@ -45,7 +47,9 @@ class Encoder(nn.Module):
                 network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
                 self.weights_source = str(path)
             elif weights_path is not None:
-                raise FileNotFoundError(f"ImageNet weights {path} not found: pass the path of torchvision's {Path(BACKBONES[backbone][1].url).name}")
+                raise FileNotFoundError(
+                    f"ImageNet weights {path} not found: pass the path of torchvision's {Path(BACKBONES[backbone][1].url).name}"
+                )
             else:
                 warnings.warn(
                     f"no ImageNet weights for {backbone} at {path}: the encoder starts from random initialisation. "

@@ -22,7 +22,9 @@ from hybridlib.geometry import NUM_BETAS, NUM_BODY_JOINTS, THETA_LAYOUT, UPRIGHT
 DEFAULT_CAMERA_SCALE = 0.9
 
 
-def mean_theta(body_pose: torch.Tensor | None = None, betas: torch.Tensor | None = None, camera_scale: float = DEFAULT_CAMERA_SCALE) -> torch.Tensor:
+def mean_theta(
+    body_pose: torch.Tensor | None = None, betas: torch.Tensor | None = None, camera_scale: float = DEFAULT_CAMERA_SCALE
+) -> torch.Tensor:
     """Θ_0 (85,): camera (scale, 0, 0), upright global orientation, mean body pose (69,)
     and β (10,) — zeros (the template) unless given, e.g. the mean of a MoSh set."""
     theta = torch.zeros(THETA_LAYOUT.size)
@@ -38,10 +40,19 @@ def mean_theta(body_pose: torch.Tensor | None = None, betas: torch.Tensor | None
 class IterativeRegressor(nn.Module):
     """features (B, feature_dim) → list of Θ (B,85), one per stage (the last is the prediction)."""
 
-    def __init__(self, feature_dim: int, initial_theta: torch.Tensor | None = None, num_stages: int = 3, hidden_dim: int = 1024, dropout: float = 0.5) -> None:
+    def __init__(
+        self,
+        feature_dim: int,
+        initial_theta: torch.Tensor | None = None,
+        num_stages: int = 3,
+        hidden_dim: int = 1024,
+        dropout: float = 0.5,
+    ) -> None:
         super().__init__()
         self.num_stages = num_stages
-        self.initial_theta = nn.Parameter((mean_theta() if initial_theta is None else initial_theta).clone().reshape(1, THETA_LAYOUT.size))
+        self.initial_theta = nn.Parameter(
+            (mean_theta() if initial_theta is None else initial_theta).clone().reshape(1, THETA_LAYOUT.size)
+        )
         self.mlp = nn.Sequential(
             nn.Linear(feature_dim + THETA_LAYOUT.size, hidden_dim),
             nn.ReLU(),
@@ -55,10 +66,23 @@ class IterativeRegressor(nn.Module):
         nn.init.zeros_(self.mlp[-1].bias)
 
     def forward(self, features: torch.Tensor) -> list[torch.Tensor]:
-        first, second, last = self.mlp[0], self.mlp[3], self.mlp[6]  # the Linear layers of the layout built above (hooks on self.mlp do not run)
+        first, second, last = (
+            self.mlp[0],
+            self.mlp[3],
+            self.mlp[6],
+        )  # the Linear layers of the layout built above (hooks on self.mlp do not run)
         dropout = self.mlp[2].p if self.training else 0.0
         stages = _IterativeErrorFeedback.apply(
-            features, self.initial_theta, first.weight, first.bias, second.weight, second.bias, last.weight, last.bias, self.num_stages, dropout
+            features,
+            self.initial_theta,
+            first.weight,
+            first.bias,
+            second.weight,
+            second.bias,
+            last.weight,
+            last.bias,
+            self.num_stages,
+            dropout,
         )
         return list(stages.unbind(0))
 
@@ -70,12 +94,28 @@ class _IterativeErrorFeedback(torch.autograd.Function):
     and backward run in the weights' dtype."""
 
     @staticmethod
-    def forward(ctx, features, initial_theta, weight1, bias1, weight2, bias2, weight3, bias3, num_stages: int, dropout: float) -> torch.Tensor:  # noqa: ANN001
+    def forward(
+        ctx, features, initial_theta, weight1, bias1, weight2, bias2, weight3, bias3, num_stages: int, dropout: float
+    ) -> torch.Tensor:  # noqa: ANN001
         with torch.autocast(features.device.type, enabled=False):
-            return _IterativeErrorFeedback._stages(ctx, features.to(weight1.dtype), initial_theta, weight1, bias1, weight2, bias2, weight3, bias3, num_stages, dropout)
+            return _IterativeErrorFeedback._stages(
+                ctx,
+                features.to(weight1.dtype),
+                initial_theta,
+                weight1,
+                bias1,
+                weight2,
+                bias2,
+                weight3,
+                bias3,
+                num_stages,
+                dropout,
+            )
 
     @staticmethod
-    def _stages(ctx, features, initial_theta, weight1, bias1, weight2, bias2, weight3, bias3, num_stages: int, dropout: float) -> torch.Tensor:  # noqa: ANN001
+    def _stages(
+        ctx, features, initial_theta, weight1, bias1, weight2, bias2, weight3, bias3, num_stages: int, dropout: float
+    ) -> torch.Tensor:  # noqa: ANN001
         theta = initial_theta.expand(features.shape[0], -1)
         keep = 1.0 - dropout
         inputs, hidden1, hidden2, gates1, gates2, stages = [], [], [], [], [], []
@@ -84,10 +124,22 @@ class _IterativeErrorFeedback(torch.autograd.Function):
             gate1, activation1 = _relu_dropout(torch.addmm(bias1, stage_input, weight1.T), keep)
             gate2, activation2 = _relu_dropout(torch.addmm(bias2, activation1, weight2.T), keep)
             theta = theta + torch.addmm(bias3, activation2, weight3.T)
-            for saved, tensor in zip((inputs, hidden1, hidden2, gates1, gates2, stages), (stage_input, activation1, activation2, gate1, gate2, theta)):
+            for saved, tensor in zip(
+                (inputs, hidden1, hidden2, gates1, gates2, stages),
+                (stage_input, activation1, activation2, gate1, gate2, theta),
+            ):
                 saved.append(tensor)
         ctx.feature_dim = features.shape[1]
-        ctx.save_for_backward(weight1, weight2, weight3, torch.cat(inputs), torch.cat(hidden1), torch.cat(hidden2), torch.stack(gates1), torch.stack(gates2))
+        ctx.save_for_backward(
+            weight1,
+            weight2,
+            weight3,
+            torch.cat(inputs),
+            torch.cat(hidden1),
+            torch.cat(hidden2),
+            torch.stack(gates1),
+            torch.stack(gates2),
+        )
         return torch.stack(stages)
 
     @staticmethod
@@ -103,7 +155,11 @@ class _IterativeErrorFeedback(torch.autograd.Function):
         num_stages = grad_stages.shape[0]
         grad_theta = torch.zeros_like(grad_stages[0])  # ∂L/∂Θ_t, from the last stage back
         grad_features = torch.zeros_like(inputs[: grad_stages.shape[1], : ctx.feature_dim])
-        grad_outputs, grad_hidden2, grad_hidden1 = [None] * num_stages, [None] * num_stages, [None] * num_stages  # ∂L/∂ pre-activations
+        grad_outputs, grad_hidden2, grad_hidden1 = (
+            [None] * num_stages,
+            [None] * num_stages,
+            [None] * num_stages,
+        )  # ∂L/∂ pre-activations
         for stage in range(num_stages - 1, -1, -1):
             grad_theta = grad_theta + grad_stages[stage]
             grad_outputs[stage] = grad_theta
@@ -112,7 +168,11 @@ class _IterativeErrorFeedback(torch.autograd.Function):
             grad_input = grad_hidden1[stage] @ weight1
             grad_features = grad_features + grad_input[:, : ctx.feature_dim]
             grad_theta = grad_theta + grad_input[:, ctx.feature_dim :]  # the residual and the MLP's input
-        grad_output, grad_second, grad_first = torch.cat(grad_outputs), torch.cat(grad_hidden2), torch.cat(grad_hidden1)  # stages stacked
+        grad_output, grad_second, grad_first = (
+            torch.cat(grad_outputs),
+            torch.cat(grad_hidden2),
+            torch.cat(grad_hidden1),
+        )  # stages stacked
         return (
             grad_features,
             grad_theta.sum(dim=0, keepdim=True),

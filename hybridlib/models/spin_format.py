@@ -58,7 +58,12 @@ class SpinFormatRegressor(nn.Module):
         backbone = torchvision.models.resnet50(weights=None)
         # the same attribute names as SPIN's model, so its state-dict keys load unchanged
         self.conv1, self.bn1, self.relu, self.maxpool = backbone.conv1, backbone.bn1, backbone.relu, backbone.maxpool
-        self.layer1, self.layer2, self.layer3, self.layer4 = backbone.layer1, backbone.layer2, backbone.layer3, backbone.layer4
+        self.layer1, self.layer2, self.layer3, self.layer4 = (
+            backbone.layer1,
+            backbone.layer2,
+            backbone.layer3,
+            backbone.layer4,
+        )
         feature_dim = 2048
         pose_dim = NUM_ROTATIONS * ROTATION_6D
         self.fc1 = nn.Linear(feature_dim + pose_dim + NUM_BETAS + 3, 1024)
@@ -71,7 +76,9 @@ class SpinFormatRegressor(nn.Module):
         self.num_stages = num_stages
         # until a checkpoint is loaded: start from hybridlib's own Θ_0
         start = mean_theta()
-        rotations = torch.cat([start[THETA_LAYOUT.global_orient], start[THETA_LAYOUT.body_pose]]).reshape(NUM_ROTATIONS, 3)
+        rotations = torch.cat([start[THETA_LAYOUT.global_orient], start[THETA_LAYOUT.body_pose]]).reshape(
+            NUM_ROTATIONS, 3
+        )
         self.register_buffer("init_pose", matrix_to_rotation_6d(roma.rotvec_to_rotmat(rotations)).reshape(1, pose_dim))
         self.register_buffer("init_shape", start[THETA_LAYOUT.betas].reshape(1, NUM_BETAS).clone())
         self.register_buffer("init_cam", start[THETA_LAYOUT.camera].reshape(1, 3).clone())
@@ -94,7 +101,9 @@ class SpinFormatRegressor(nn.Module):
             pose = pose + self.decpose(hidden)
             shape = shape + self.decshape(hidden)
             camera = camera + self.deccam(hidden)
-            axis_angles = rotation_matrix_to_axis_angle(rotation_6d_to_matrix(pose.reshape(batch_size, NUM_ROTATIONS, ROTATION_6D)))
+            axis_angles = rotation_matrix_to_axis_angle(
+                rotation_6d_to_matrix(pose.reshape(batch_size, NUM_ROTATIONS, ROTATION_6D))
+            )
             stages.append(torch.cat([camera, axis_angles.reshape(batch_size, 3 * NUM_ROTATIONS), shape], dim=1))
         return stages
 
@@ -104,22 +113,38 @@ def load_spin_checkpoint(path: str | Path) -> SpinFormatRegressor:
     ``weights_only=True``: tensors and containers only, never code)."""
     path = Path(path)
     if not path.is_file():
-        raise SpinCheckpointError(f"{path}: no such file — give the path of SPIN's model_checkpoint.pt (or a checkpoint in its layout)")
+        raise SpinCheckpointError(
+            f"{path}: no such file — give the path of SPIN's model_checkpoint.pt (or a checkpoint in its layout)"
+        )
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 — any unreadable or unsafe file gets the same advice
-        raise SpinCheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(error).__name__}: {str(error).splitlines()[0]}); expected SPIN's model_checkpoint.pt") from error
+        raise SpinCheckpointError(
+            f"{path}: not a readable PyTorch checkpoint ({type(error).__name__}: {str(error).splitlines()[0]}); expected SPIN's model_checkpoint.pt"
+        ) from error
     state = checkpoint.get("model", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):
-        raise SpinCheckpointError(f"{path}: holds a {type(checkpoint).__name__}, not a state dict; expected SPIN's {{'model': state_dict}}")
+        raise SpinCheckpointError(
+            f"{path}: holds a {type(checkpoint).__name__}, not a state dict; expected SPIN's {{'model': state_dict}}"
+        )
     state = {key.removeprefix("module."): value for key, value in state.items()}
     model = SpinFormatRegressor()
-    expected = {key: value for key, value in model.state_dict().items() if not key.endswith("num_batches_tracked")}  # older files lack these counters
+    expected = {
+        key: value for key, value in model.state_dict().items() if not key.endswith("num_batches_tracked")
+    }  # older files lack these counters
     missing = sorted(set(expected) - set(state))
-    wrong_shape = sorted(key for key in set(expected) & set(state) if tuple(state[key].shape) != tuple(expected[key].shape))
+    wrong_shape = sorted(
+        key for key in set(expected) & set(state) if tuple(state[key].shape) != tuple(expected[key].shape)
+    )
     if missing or wrong_shape:
-        details = (f"missing {len(missing)} keys (e.g. {', '.join(missing[:4])})" if missing else "") + ("; " if missing and wrong_shape else "") + (
-            f"wrong shapes for {', '.join(f'{key} {tuple(state[key].shape)} ≠ {tuple(expected[key].shape)}' for key in wrong_shape[:3])}" if wrong_shape else ""
+        details = (
+            (f"missing {len(missing)} keys (e.g. {', '.join(missing[:4])})" if missing else "")
+            + ("; " if missing and wrong_shape else "")
+            + (
+                f"wrong shapes for {', '.join(f'{key} {tuple(state[key].shape)} ≠ {tuple(expected[key].shape)}' for key in wrong_shape[:3])}"
+                if wrong_shape
+                else ""
+            )
         )
         raise SpinCheckpointError(
             f"{path} is not in SPIN's layout: {details}. Expected a ResNet-50 (conv1 … layer4) with fc1, fc2, decpose (144), decshape (10), deccam (3) and "

@@ -3,4 +3,14 @@
 from hybridlib.studies.presets import PRESETS, ParameterError, Preset, StudySettings, resolve_settings
 from hybridlib.studies.studies import StudyResult, run_lsp_ablation, run_lspet_vs_hmr, run_overfit_study
 
-__all__ = ["PRESETS", "ParameterError", "Preset", "StudyResult", "StudySettings", "resolve_settings", "run_lsp_ablation", "run_lspet_vs_hmr", "run_overfit_study"]
+__all__ = [
+    "PRESETS",
+    "ParameterError",
+    "Preset",
+    "StudyResult",
+    "StudySettings",
+    "resolve_settings",
+    "run_lsp_ablation",
+    "run_lspet_vs_hmr",
+    "run_overfit_study",
+]

@@ -25,13 +25,25 @@ from hybridlib.studies.studies import draw_loss_curves
 STUDY_NOTEBOOKS = ("01_overfit_8_images", "02_lsp_ablation", "03_lspet_vs_hmr")
 
 
-def run_notebooks(preset: str, studies: tuple[str, ...] = STUDY_NOTEBOOKS, data_dir: str | None = None, body_model: str | None = None, device: str | None = None) -> dict[str, float]:
+def run_notebooks(
+    preset: str,
+    studies: tuple[str, ...] = STUDY_NOTEBOOKS,
+    data_dir: str | None = None,
+    body_model: str | None = None,
+    device: str | None = None,
+) -> dict[str, float]:
     """Execute the study notebooks; returns {study: wall seconds}."""
     seconds = {}
     for study in studies:
         out_dir = default_out_dir(study, preset)
         out_dir.mkdir(parents=True, exist_ok=True)
-        parameters = {"PRESET": preset, "DATA_DIR": data_dir, "BODY_MODEL": body_model, "DEVICE": device, "OUT_DIR": str(out_dir)}
+        parameters = {
+            "PRESET": preset,
+            "DATA_DIR": data_dir,
+            "BODY_MODEL": body_model,
+            "DEVICE": device,
+            "OUT_DIR": str(out_dir),
+        }
         started = time.perf_counter()
         print(f"[{study}] running notebooks/{study}.ipynb with preset {preset!r} …", flush=True)
         papermill.execute_notebook(
@@ -47,13 +59,25 @@ def run_notebooks(preset: str, studies: tuple[str, ...] = STUDY_NOTEBOOKS, data_
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m hybridlib.studies", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m hybridlib.studies", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--preset", choices=sorted(PRESETS), default="demo")
-    parser.add_argument("--studies", default=",".join(STUDY_NOTEBOOKS), help=f"comma-separated subset of {', '.join(STUDY_NOTEBOOKS)}")
-    parser.add_argument("--data-dir", default=None, help="real (or generated) data folder; default: the preset's generated stand-in")
-    parser.add_argument("--body-model", default=None, help="licensed SMPL .pkl or SMPL-layout .npz; default: the open body model")
+    parser.add_argument(
+        "--studies", default=",".join(STUDY_NOTEBOOKS), help=f"comma-separated subset of {', '.join(STUDY_NOTEBOOKS)}"
+    )
+    parser.add_argument(
+        "--data-dir", default=None, help="real (or generated) data folder; default: the preset's generated stand-in"
+    )
+    parser.add_argument(
+        "--body-model", default=None, help="licensed SMPL .pkl or SMPL-layout .npz; default: the open body model"
+    )
     parser.add_argument("--device", default=None)
-    parser.add_argument("--redraw-loss-curves", action="store_true", help="only redraw loss_curves.png from the loss logs in results/<study>/<preset>/losses/")
+    parser.add_argument(
+        "--redraw-loss-curves",
+        action="store_true",
+        help="only redraw loss_curves.png from the loss logs in results/<study>/<preset>/losses/",
+    )
     args = parser.parse_args(argv)
     studies = tuple(name.strip() for name in args.studies.split(",") if name.strip())
     unknown = sorted(set(studies) - set(STUDY_NOTEBOOKS))
@@ -65,7 +89,10 @@ def main(argv: list[str] | None = None) -> None:
             print(f"[{study}] {draw_loss_curves(study, settings)}")
         return
     seconds = run_notebooks(args.preset, studies, args.data_dir, args.body_model, args.device)
-    print(f"done in {sum(seconds.values()):.0f} s. Tables: " + ", ".join(str(Path("results") / study / args.preset / "table.md") for study in studies))
+    print(
+        f"done in {sum(seconds.values()):.0f} s. Tables: "
+        + ", ".join(str(Path("results") / study / args.preset / "table.md") for study in studies)
+    )
 
 
 if __name__ == "__main__":

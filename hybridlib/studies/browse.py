@@ -52,7 +52,10 @@ def render_view(dataset: torch.utils.data.Dataset, index: int, networks: Network
     image's weighted losses (w_kpr = 60, w_mr = 0.001, as validated)."""
     sample = dataset[index]
     labelled = draw_sample(sample)
-    numbers: dict[str, float | str] = {"image": Path(sample.image_path).name, "visible keypoints": int((sample.keypoints_2d[:, 2] > 0).sum())}
+    numbers: dict[str, float | str] = {
+        "image": Path(sample.image_path).name,
+        "visible keypoints": int((sample.keypoints_2d[:, 2] > 0).sum()),
+    }
     if networks is None:
         return View(labelled, numbers)
     batch = collate_samples([sample])
@@ -62,9 +65,13 @@ def render_view(dataset: torch.utils.data.Dataset, index: int, networks: Network
     crop = denormalise_image(sample.image.permute(1, 2, 0).numpy())
     predicted = overlay_mesh(crop, pred.output.vertices[0], networks.body_model.faces, pred.parts.camera[0])
     predicted = draw_keypoints(predicted, (pred.keypoints_2d[0] + 1) * image_size / 2, colour=(255, 255, 0), radius=2)
-    numbers["KPR loss (×60)"] = round(60.0 * keypoint_reprojection_loss(pred.keypoints_2d, batch.keypoints_2d).item(), 4)
+    numbers["KPR loss (×60)"] = round(
+        60.0 * keypoint_reprojection_loss(pred.keypoints_2d, batch.keypoints_2d).item(), 4
+    )
     if sample.has_silhouette:
-        mesh_loss = mesh_reprojection_loss(pred.vertices_px, batch.silhouette, batch.has_silhouette, batch.silhouette_nearest)
+        mesh_loss = mesh_reprojection_loss(
+            pred.vertices_px, batch.silhouette, batch.has_silhouette, batch.silhouette_nearest
+        )
         numbers["MR loss (×0.001)"] = round(0.001 * mesh_loss.item() * reference_pixel_scale(image_size), 4)
     else:
         numbers["MR loss (×0.001)"] = "no silhouette"
@@ -92,12 +99,20 @@ def browser(data_dir: str | Path, checkpoints: list[str | Path] | None = None, i
     def update(*_) -> None:
         checkpoint = runs[run_picker.value]
         networks = cached(checkpoint, lambda: load_trained(checkpoint)[0]) if checkpoint is not None else None
-        size = cached(("size", checkpoint), lambda: load_trained(checkpoint)[1].image_size) if checkpoint is not None else image_size
+        size = (
+            cached(("size", checkpoint), lambda: load_trained(checkpoint)[1].image_size)
+            if checkpoint is not None
+            else image_size
+        )
         dataset = cached((split_picker.value, size), lambda: dataset_for(data_dir, split_picker.value, size))
         index_picker.max = len(dataset) - 1
         view = render_view(dataset, min(index_picker.value, len(dataset) - 1), networks)
         picture.value = cv2.imencode(".png", cv2.cvtColor(view.image, cv2.COLOR_RGB2BGR))[1].tobytes()
-        table.value = "<table>" + "".join(f"<tr><td>{key}</td><td>{value}</td></tr>" for key, value in view.numbers.items()) + "</table>"
+        table.value = (
+            "<table>"
+            + "".join(f"<tr><td>{key}</td><td>{value}</td></tr>" for key, value in view.numbers.items())
+            + "</table>"
+        )
 
     for control in (split_picker, run_picker, index_picker):
         control.observe(update, names="value")

@@ -126,7 +126,9 @@ def _check_writable(out_dir: Path) -> None:
         existing = existing.parent
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         reason = f"{existing} is not a folder" if not existing.is_dir() else f"{existing} is not writable"
-        raise ParameterError(f"OUT_DIR {out_dir} is not a writable folder ({reason}): give a folder you can write to, or None for results/<study>/<preset>/")
+        raise ParameterError(
+            f"OUT_DIR {out_dir} is not a writable folder ({reason}): give a folder you can write to, or None for results/<study>/<preset>/"
+        )
 
 
 def resolve_settings(
@@ -155,7 +157,9 @@ def resolve_settings(
         preset = replace(preset, epochs_lsp=EPOCHS, epochs_lspet=EPOCHS)
     if BODY_MODEL is not None:
         if not Path(BODY_MODEL).exists():
-            raise ParameterError(f"BODY_MODEL {BODY_MODEL} does not exist: give a licensed SMPL .pkl (or folder), an SMPL-layout .npz, or None for the open model")
+            raise ParameterError(
+                f"BODY_MODEL {BODY_MODEL} does not exist: give a licensed SMPL .pkl (or folder), an SMPL-layout .npz, or None for the open model"
+            )
         preset = replace(preset, body_model=str(BODY_MODEL))
     if DEVICE is not None:
         if not (DEVICE in ("auto", "cpu", "cuda") or DEVICE.startswith("cuda:")):
@@ -165,8 +169,20 @@ def resolve_settings(
     if DATA_DIR is not None:
         data_dir = Path(DATA_DIR).expanduser()
         if not data_dir.is_dir():
-            raise ParameterError(f"DATA_DIR {data_dir} is not a folder: point it at the folder holding lsp/, lsp_ext/, up-s1h/, mosh/, or leave it None to use generated data")
+            raise ParameterError(
+                f"DATA_DIR {data_dir} is not a folder: point it at the folder holding lsp/, lsp_ext/, up-s1h/, mosh/, or leave it None to use generated data"
+            )
     out_dir = Path(OUT_DIR) if OUT_DIR is not None else default_out_dir(study, PRESET)
     _check_writable(out_dir)
-    parameters = {"PRESET": PRESET, "DATA_DIR": DATA_DIR, "BODY_MODEL": BODY_MODEL, "EPOCHS": EPOCHS, "DEVICE": DEVICE, "SEED": SEED, "OUT_DIR": str(out_dir)}
-    return StudySettings(study=study, preset=preset, data_dir=data_dir, out_dir=out_dir, seed=SEED, parameters=parameters)
+    parameters = {
+        "PRESET": PRESET,
+        "DATA_DIR": DATA_DIR,
+        "BODY_MODEL": BODY_MODEL,
+        "EPOCHS": EPOCHS,
+        "DEVICE": DEVICE,
+        "SEED": SEED,
+        "OUT_DIR": str(out_dir),
+    }
+    return StudySettings(
+        study=study, preset=preset, data_dir=data_dir, out_dir=out_dir, seed=SEED, parameters=parameters
+    )

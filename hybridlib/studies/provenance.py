@@ -8,7 +8,7 @@ import json
 import platform
 import subprocess
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -28,8 +28,16 @@ def sha256_of(path: str | Path) -> str:
 def git_commit() -> str:
     """The repository's HEAD commit, with "+dirty" when tracked files changed; "unknown" outside git."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPOSITORY_ROOT, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPOSITORY_ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPOSITORY_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPOSITORY_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + ("+dirty" if dirty else "")
@@ -49,9 +57,14 @@ def collect_provenance(settings: StudySettings, data_dir: Path, device: torch.de
         "data": data,
         "body_model": {"path": str(body_model), "sha256": sha256_of(body_model) if body_model.is_file() else None},
         "epochs": {"lsp": settings.preset.epochs_lsp, "lsp_and_lspet": settings.preset.epochs_lspet},
-        "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else f" ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"),
+        "device": str(device)
+        + (
+            f" ({torch.cuda.get_device_name(device)})"
+            if device.type == "cuda"
+            else f" ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+        ),
         "versions": {"python": platform.python_version(), "torch": torch.__version__},
         "git_commit": git_commit(),
         "wall_seconds_this_invocation": round(wall_seconds, 1),
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }

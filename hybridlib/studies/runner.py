@@ -58,7 +58,13 @@ def ensure_data(settings: StudySettings, progress: bool = True) -> Path:
     data = settings.preset.generated_data
     folder = DATA_CACHE / data.folder_name
     if not (folder / "README.md").is_file():  # written last: the set is complete
-        generate_dataset(folder, GeneratorConfig(lsp=data.lsp, lspet=data.lspet, mosh=data.mosh, seed=data.seed, body_model=settings.preset.body_model), progress=progress)
+        generate_dataset(
+            folder,
+            GeneratorConfig(
+                lsp=data.lsp, lspet=data.lspet, mosh=data.mosh, seed=data.seed, body_model=settings.preset.body_model
+            ),
+            progress=progress,
+        )
     return folder
 
 
@@ -90,7 +96,9 @@ def train_config(settings: StudySettings, spec: RunSpec, data_dir: Path, progres
         progress=progress,
     )
     # runs with any different setting never share a folder (and so never resume each other)
-    fingerprint = hashlib.sha256(json.dumps({**config.to_dict(), "progress": None}, sort_keys=True).encode()).hexdigest()[:8]
+    fingerprint = hashlib.sha256(
+        json.dumps({**config.to_dict(), "progress": None}, sort_keys=True).encode()
+    ).hexdigest()[:8]
     return replace(config, out_dir=str(RUNS_ROOT / settings.study / preset.name / f"{spec.slug}-{fingerprint}"))
 
 
@@ -124,13 +132,23 @@ def run_study(settings: StudySettings, specs: list[RunSpec], progress: bool = Tr
     for spec in specs:
         rows.append(run_configuration(settings, spec, data_dir, progress))
         log_path = Path(train_config(settings, spec, data_dir).log_path)
-        atomic_write(losses_dir / f"{spec.slug}.csv", lambda handle, log_path=log_path: handle.write(log_path.read_bytes()), what="loss log")
+        atomic_write(
+            losses_dir / f"{spec.slug}.csv",
+            lambda handle, log_path=log_path: handle.write(log_path.read_bytes()),
+            what="loss log",
+        )
     table = pd.concat(rows, ignore_index=True)
-    provenance = collect_provenance(settings, data_dir, resolve_device(settings.preset.device), time.perf_counter() - started)
+    provenance = collect_provenance(
+        settings, data_dir, resolve_device(settings.preset.device), time.perf_counter() - started
+    )
     # this invocation may have reused finished runs: also record what training them took
     provenance["train_seconds_all_configurations"] = round(float(table["train_seconds"].sum()), 1)
-    provenance["configurations"] = [asdict(spec) for spec in specs]  # each row's settings: critic, loss weights, schedule, seed
-    atomic_write_text(settings.out_dir / "provenance.json", json.dumps(provenance, indent=1, default=str), what="provenance")
+    provenance["configurations"] = [
+        asdict(spec) for spec in specs
+    ]  # each row's settings: critic, loss weights, schedule, seed
+    atomic_write_text(
+        settings.out_dir / "provenance.json", json.dumps(provenance, indent=1, default=str), what="provenance"
+    )
     return table
 
 
@@ -139,6 +157,7 @@ def loss_curves(settings: StudySettings, specs: list[RunSpec]) -> dict[str, dict
     paths = {spec.slug: settings.out_dir / "losses" / f"{spec.slug}.csv" for spec in specs}
     missing = [path.name for path in paths.values() if not path.is_file()]
     if missing:
-        raise FileNotFoundError(f"no loss logs {missing} in {settings.out_dir / 'losses'}: run the study with this OUT_DIR first (its notebook, or python -m hybridlib.studies)")
+        raise FileNotFoundError(
+            f"no loss logs {missing} in {settings.out_dir / 'losses'}: run the study with this OUT_DIR first (its notebook, or python -m hybridlib.studies)"
+        )
     return {slug: read_loss_log(path) for slug, path in paths.items()}
-

@@ -101,8 +101,12 @@ def _bars_beside_paper(table: pd.DataFrame, label_column: str, path: Path, title
     positions = np.arange(len(table))
     for axis, column in zip(axes, ("kpr_loss", "mr_loss")):
         ours = axis.bar(positions - 0.2, table[column], width=0.4, label="hybridlib (this data, left axis)")
-        paper_axis = axis.twinx()  # own scale: the paper's numbers come from other data (and, for MR, another normalisation)
-        theirs = paper_axis.bar(positions + 0.2, table[f"paper_{column}"], width=0.4, label="paper (real LSP, right axis)", color="grey")
+        paper_axis = (
+            axis.twinx()
+        )  # own scale: the paper's numbers come from other data (and, for MR, another normalisation)
+        theirs = paper_axis.bar(
+            positions + 0.2, table[f"paper_{column}"], width=0.4, label="paper (real LSP, right axis)", color="grey"
+        )
         axis.set_xticks(positions, table[label_column], rotation=30, ha="right", fontsize=8)
         axis.set_ylabel(column.replace("_", " ") + " (weighted), ours")
         paper_axis.set_ylabel("paper")
@@ -129,7 +133,10 @@ def _overfit_overlays(settings: StudySettings, specs: list[RunSpec], data_dir: P
     overlays = []
     for spec in specs:
         networks, config, _ = load_trained(train_config(settings, spec, data_dir).checkpoint_path)
-        dataset = build_dataset(DataConfig(root=data_dir, augmentation=AugmentationConfig(image_size=config.image_size, augment=False)), "train")
+        dataset = build_dataset(
+            DataConfig(root=data_dir, augmentation=AugmentationConfig(image_size=config.image_size, augment=False)),
+            "train",
+        )
         batch = collate_samples([dataset[index] for index in range(OVERFIT_IMAGES)])
         networks.model.eval()
         with torch.no_grad():
@@ -152,8 +159,18 @@ def _overfit_overlays(settings: StudySettings, specs: list[RunSpec], data_dir: P
 
 def overfit_groups(settings: StudySettings) -> dict[str, list[RunSpec]]:
     """The overfitting study's settings, each over the preset's seeds."""
-    base = RunSpec(label="", max_images=OVERFIT_IMAGES, steps=settings.preset.overfit_steps, augment=False, batch_size=OVERFIT_IMAGES, evaluate_on="train")
-    return {label: [replace(base, label=label, seed=seed, **changes) for seed in settings.preset.overfit_seeds] for label, changes in OVERFIT_SETTINGS}
+    base = RunSpec(
+        label="",
+        max_images=OVERFIT_IMAGES,
+        steps=settings.preset.overfit_steps,
+        augment=False,
+        batch_size=OVERFIT_IMAGES,
+        evaluate_on="train",
+    )
+    return {
+        label: [replace(base, label=label, seed=seed, **changes) for seed in settings.preset.overfit_seeds]
+        for label, changes in OVERFIT_SETTINGS
+    }
 
 
 def run_overfit_study(settings: StudySettings, progress: bool = True) -> StudyResult:
@@ -173,7 +190,11 @@ def run_overfit_study(settings: StudySettings, progress: bool = True) -> StudyRe
     kpr = dict(zip(table["configuration"], table["kpr_loss"]))
     outside = dict(zip(table["configuration"], table["joints_outside_limits_pct"]))
     findings = [
-        Finding("MR only fits the keypoints worse than combined", kpr["MR only"] > kpr["combined"], f"KPR {kpr['MR only']:.3f} vs {kpr['combined']:.3f}"),
+        Finding(
+            "MR only fits the keypoints worse than combined",
+            kpr["MR only"] > kpr["combined"],
+            f"KPR {kpr['MR only']:.3f} vs {kpr['combined']:.3f}",
+        ),
         Finding(
             "the critic with rotation keeps the overfitted bodies more plausible than no critic",
             outside["combined + critic with rotation"] < outside["combined"],
@@ -184,18 +205,37 @@ def run_overfit_study(settings: StudySettings, progress: bool = True) -> StudyRe
     return StudyResult(table, findings, figures, out)
 
 
-def table_1_specs(critic: str = "with_rotation", ramp_fraction: float = W_MR_RAMP_FRACTION) -> list[tuple[str, str, RunSpec]]:
+def table_1_specs(
+    critic: str = "with_rotation", ramp_fraction: float = W_MR_RAMP_FRACTION
+) -> list[tuple[str, str, RunSpec]]:
     """(critic label, losses label, spec) for Table 1's rows and the extra schedule row."""
     rows = []
     for variant in ("none", critic):
         for losses, changes in (("KPR only", {"w_mr": 0.0}), ("MR only", {"w_kpr": 0.0}), ("combined", {})):
-            rows.append((CRITIC_LABELS[variant], losses, RunSpec(label=f"{losses} {CRITIC_LABELS[variant]}", critic=variant, **changes)))
+            rows.append(
+                (
+                    CRITIC_LABELS[variant],
+                    losses,
+                    RunSpec(label=f"{losses} {CRITIC_LABELS[variant]}", critic=variant, **changes),
+                )
+            )
     extra = f"combined, w_mr ramp over {ramp_fraction:.0%} (extra)"
-    rows.append((CRITIC_LABELS[critic], extra, RunSpec(label=f"{extra} {CRITIC_LABELS[critic]}", critic=critic, w_mr_ramp_fraction=ramp_fraction)))
+    rows.append(
+        (
+            CRITIC_LABELS[critic],
+            extra,
+            RunSpec(label=f"{extra} {CRITIC_LABELS[critic]}", critic=critic, w_mr_ramp_fraction=ramp_fraction),
+        )
+    )
     return rows
 
 
-def run_lsp_ablation(settings: StudySettings, critic: str = "with_rotation", ramp_fraction: float = W_MR_RAMP_FRACTION, progress: bool = True) -> StudyResult:
+def run_lsp_ablation(
+    settings: StudySettings,
+    critic: str = "with_rotation",
+    ramp_fraction: float = W_MR_RAMP_FRACTION,
+    progress: bool = True,
+) -> StudyResult:
     """Table 1 on LSP (train half → test half)."""
     rows_spec = table_1_specs(critic, ramp_fraction)
     rows = run_study(settings, [spec for _, _, spec in rows_spec], progress)
@@ -207,7 +247,9 @@ def run_lsp_ablation(settings: StudySettings, critic: str = "with_rotation", ram
     write_findings(findings, settings.out_dir)
     table["row"] = table["losses"] + ", " + table["critic"]
     figures = [
-        _bars_beside_paper(table, "row", settings.out_dir / "table.png", f"Table 1 ({settings.preset.name} preset) beside the paper"),
+        _bars_beside_paper(
+            table, "row", settings.out_dir / "table.png", f"Table 1 ({settings.preset.name} preset) beside the paper"
+        ),
         draw_loss_curves("02_lsp_ablation", settings, critic, ramp_fraction),
     ]
     return StudyResult(table.drop(columns="row"), findings, figures, settings.out_dir)
@@ -225,16 +267,27 @@ def table_2_specs(critic: str = "with_rotation") -> list[RunSpec]:
     ]
 
 
-def run_lspet_vs_hmr(settings: StudySettings, critic: str = "with_rotation", pretrained_checkpoint: str | Path | None = None, progress: bool = True) -> StudyResult:
+def run_lspet_vs_hmr(
+    settings: StudySettings,
+    critic: str = "with_rotation",
+    pretrained_checkpoint: str | Path | None = None,
+    progress: bool = True,
+) -> StudyResult:
     """Table 2 on LSP + LSP extended (test: LSP's test half). With ``pretrained_checkpoint`` (a
     SPIN-format ``.pt``, :mod:`hybridlib.models.spin_format`), one more row evaluates it on the
     same test images, at 224 px, posed by the study's body model."""
     if pretrained_checkpoint is not None and not Path(pretrained_checkpoint).is_file():
-        raise ParameterError(f"PRETRAINED_CHECKPOINT {pretrained_checkpoint} is not a file: give SPIN's model_checkpoint.pt (or one in its layout), or None")
+        raise ParameterError(
+            f"PRETRAINED_CHECKPOINT {pretrained_checkpoint} is not a file: give SPIN's model_checkpoint.pt (or one in its layout), or None"
+        )
     rows = run_study(settings, table_2_specs(critic), progress)
     if pretrained_checkpoint is not None:
-        evaluation = EvaluationConfig(device=settings.preset.device, max_images=settings.preset.eval_max_images, progress=progress)
-        pretrained = evaluate_spin_checkpoint(pretrained_checkpoint, ensure_data(settings, progress), settings.preset.body_model, evaluation)
+        evaluation = EvaluationConfig(
+            device=settings.preset.device, max_images=settings.preset.eval_max_images, progress=progress
+        )
+        pretrained = evaluate_spin_checkpoint(
+            pretrained_checkpoint, ensure_data(settings, progress), settings.preset.body_model, evaluation
+        )
         pretrained.insert(0, "configuration", PRETRAINED_LABEL)
         rows = pd.concat([rows, pretrained], ignore_index=True)
     table = beside_paper(rows, PAPER_TABLE_2, ["configuration"])
@@ -242,13 +295,20 @@ def run_lspet_vs_hmr(settings: StudySettings, critic: str = "with_rotation", pre
     findings = table_2_findings(table)
     write_findings(findings, settings.out_dir)
     figures = [
-        _bars_beside_paper(table, "configuration", settings.out_dir / "table.png", f"Table 2 ({settings.preset.name} preset) beside the paper"),
+        _bars_beside_paper(
+            table,
+            "configuration",
+            settings.out_dir / "table.png",
+            f"Table 2 ({settings.preset.name} preset) beside the paper",
+        ),
         draw_loss_curves("03_lspet_vs_hmr", settings, critic),
     ]
     return StudyResult(table, findings, figures, settings.out_dir)
 
 
-def draw_loss_curves(study: str, settings: StudySettings, critic: str = "with_rotation", ramp_fraction: float = W_MR_RAMP_FRACTION) -> Path:
+def draw_loss_curves(
+    study: str, settings: StudySettings, critic: str = "with_rotation", ramp_fraction: float = W_MR_RAMP_FRACTION
+) -> Path:
     """Draw ``OUT_DIR/loss_curves.png`` of a study from the loss logs in ``OUT_DIR/losses/``
     (no training: also redraws a finished study's figure, ``python -m hybridlib.studies
     --redraw-loss-curves``). ``critic`` and ``ramp_fraction`` as the study was run with."""

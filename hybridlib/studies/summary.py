@@ -18,9 +18,21 @@ import pandas as pd
 from hybridlib.studies.presets import REPOSITORY_ROOT, default_out_dir
 
 SHOWN = {  # study: (key columns, our columns, the paper's columns)
-    "01_overfit_8_images": (["configuration"], ["kpr_loss", "mr_loss", "pck_0.2", "joints_outside_limits_pct", "kpr_loss_std"], []),
-    "02_lsp_ablation": (["critic", "losses"], ["kpr_loss", "mr_loss", "pck_0.2", "silhouette_iou", "pa_mpjpe_mm", "joints_outside_limits_pct"], ["paper_kpr_loss", "paper_mr_loss"]),
-    "03_lspet_vs_hmr": (["configuration"], ["kpr_loss", "mr_loss", "pck_0.2", "silhouette_iou", "pa_mpjpe_mm", "joints_outside_limits_pct"], ["paper_kpr_loss", "paper_mr_loss"]),
+    "01_overfit_8_images": (
+        ["configuration"],
+        ["kpr_loss", "mr_loss", "pck_0.2", "joints_outside_limits_pct", "kpr_loss_std"],
+        [],
+    ),
+    "02_lsp_ablation": (
+        ["critic", "losses"],
+        ["kpr_loss", "mr_loss", "pck_0.2", "silhouette_iou", "pa_mpjpe_mm", "joints_outside_limits_pct"],
+        ["paper_kpr_loss", "paper_mr_loss"],
+    ),
+    "03_lspet_vs_hmr": (
+        ["configuration"],
+        ["kpr_loss", "mr_loss", "pck_0.2", "silhouette_iou", "pa_mpjpe_mm", "joints_outside_limits_pct"],
+        ["paper_kpr_loss", "paper_mr_loss"],
+    ),
 }
 TITLES = {
     "01_overfit_8_images": "8-image overfitting (paper Fig. 4), mean over seeds",
@@ -70,7 +82,11 @@ def write_readme(preset: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m hybridlib.studies.summary", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m hybridlib.studies.summary",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--readme", action="store_true", help="write the block into README.md instead of printing it")
     args = parser.parse_args(argv)

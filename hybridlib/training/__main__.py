@@ -26,7 +26,9 @@ def _parse_value(text: str) -> object:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m hybridlib.training", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m hybridlib.training", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config", type=Path, help="JSON file of TrainConfig fields")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one field")
     args = parser.parse_args(argv)
@@ -41,7 +43,9 @@ def main(argv: list[str] | None = None) -> None:
     except (TypeError, ValueError) as error:
         parser.error(str(error))
     result = train(config)
-    print(f"trained {result.steps} steps in {result.seconds:.1f} s; checkpoint {result.checkpoint_path}, losses {result.log_path}")
+    print(
+        f"trained {result.steps} steps in {result.seconds:.1f} s; checkpoint {result.checkpoint_path}, losses {result.log_path}"
+    )
 
 
 if __name__ == "__main__":

@@ -44,7 +44,9 @@ def init_distributed(use_cuda: bool) -> DistributedContext:
         return DistributedContext()
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if use_cuda else "gloo")
-    return DistributedContext(world_size=world_size, rank=dist.get_rank(), local_rank=int(os.environ.get("LOCAL_RANK", "0")))
+    return DistributedContext(
+        world_size=world_size, rank=dist.get_rank(), local_rank=int(os.environ.get("LOCAL_RANK", "0"))
+    )
 
 
 def global_sum(value: torch.Tensor, context: DistributedContext) -> torch.Tensor:
@@ -69,5 +71,7 @@ def average_logs(logs: dict[str, float], context: DistributedContext, device: to
     """Per-process loss values averaged over all processes (the global batch's values)."""
     if not context.enabled or not logs:
         return logs
-    values = global_sum(torch.tensor(list(logs.values()), dtype=torch.float64, device=device), context) / context.world_size
+    values = (
+        global_sum(torch.tensor(list(logs.values()), dtype=torch.float64, device=device), context) / context.world_size
+    )
     return dict(zip(logs, values.tolist()))

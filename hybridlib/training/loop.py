@@ -32,17 +32,57 @@ from tqdm import tqdm
 
 from hybridlib.atomic_write import atomic_write_text
 from hybridlib.body_model import BodyModel, BodyModelOutput
-from hybridlib.data import AugmentationConfig, Batch, DataConfig, build_dataset, collate_samples, read_mocap_folder, set_dataset_epoch
+from hybridlib.data import (
+    AugmentationConfig,
+    Batch,
+    DataConfig,
+    build_dataset,
+    collate_samples,
+    read_mocap_folder,
+    set_dataset_epoch,
+)
 from hybridlib.data.dataset import MOSH_FOLDER
 from hybridlib.geometry import ThetaParts, split_theta, weak_perspective_projection
-from hybridlib.losses import keypoint_reprojection_loss, lsgan_discriminator_loss, lsgan_generator_loss, mesh_reprojection_loss, wgan_generator_loss, wgan_gp_critic_loss
+from hybridlib.losses import (
+    keypoint_reprojection_loss,
+    lsgan_discriminator_loss,
+    lsgan_generator_loss,
+    mesh_reprojection_loss,
+    wgan_generator_loss,
+    wgan_gp_critic_loss,
+)
 from hybridlib.losses.silhouette import normalized_to_crop_pixels, reference_pixel_scale
-from hybridlib.models import BodyForCritic, Encoder, IterativeRegressor, MeshRegressor, body_for_critic, build_critic, mean_theta
+from hybridlib.models import (
+    BodyForCritic,
+    Encoder,
+    IterativeRegressor,
+    MeshRegressor,
+    body_for_critic,
+    build_critic,
+    mean_theta,
+)
 from hybridlib.training.checkpoint import load_checkpoint, save_checkpoint
 from hybridlib.training.config import TrainConfig
-from hybridlib.training.distributed import DistributedContext, average_gradients, average_logs, global_sum, init_distributed
+from hybridlib.training.distributed import (
+    DistributedContext,
+    average_gradients,
+    average_logs,
+    global_sum,
+    init_distributed,
+)
 
-LOG_COLUMNS = ("step", "epoch", "loss_total", "loss_kpr", "loss_mr", "loss_adversarial", "loss_critic", "critic_wasserstein", "critic_gradient_penalty", "seconds")
+LOG_COLUMNS = (
+    "step",
+    "epoch",
+    "loss_total",
+    "loss_kpr",
+    "loss_mr",
+    "loss_adversarial",
+    "loss_critic",
+    "critic_wasserstein",
+    "critic_gradient_penalty",
+    "seconds",
+)
 
 
 class TrainingDivergedError(RuntimeError):
@@ -70,17 +110,28 @@ class TrainResult:
 
 
 def resolve_device(device: str) -> torch.device:
-    """"auto" → CUDA when available, else CPU; anything else as torch understands it."""
+    """ "auto" → CUDA when available, else CPU; anything else as torch understands it."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
 
 
-def build_networks(config: TrainConfig, mean_body_pose: torch.Tensor | None = None, mean_betas: torch.Tensor | None = None) -> Networks:
+def build_networks(
+    config: TrainConfig, mean_body_pose: torch.Tensor | None = None, mean_betas: torch.Tensor | None = None
+) -> Networks:
     """Encoder + regressor (Θ_0 from the given mean pose/shape), critic, body model, on the CPU."""
     encoder = Encoder(config.backbone, weights_path=config.encoder_weights, pretrained=config.pretrained)
-    regressor = IterativeRegressor(encoder.feature_dim, mean_theta(mean_body_pose, mean_betas), num_stages=config.num_stages, dropout=config.dropout)
-    return Networks(model=MeshRegressor(encoder, regressor), critic=build_critic(config.critic), body_model=BodyModel(config.body_model))
+    regressor = IterativeRegressor(
+        encoder.feature_dim,
+        mean_theta(mean_body_pose, mean_betas),
+        num_stages=config.num_stages,
+        dropout=config.dropout,
+    )
+    return Networks(
+        model=MeshRegressor(encoder, regressor),
+        critic=build_critic(config.critic),
+        body_model=BodyModel(config.body_model),
+    )
 
 
 @dataclass
@@ -102,8 +153,18 @@ def predict_body(theta: torch.Tensor, body_model: BodyModel, image_size: int, wi
     parts = split_theta(theta)
     output = body_model(parts.global_orient, parts.body_pose, parts.betas, with_vertices=with_vertices)
     keypoints_2d = weak_perspective_projection(output.keypoints_lsp, parts.camera)
-    vertices_px = normalized_to_crop_pixels(weak_perspective_projection(output.vertices, parts.camera), image_size) if output.vertices is not None else None
-    return Prediction(parts=parts, output=output, keypoints_2d=keypoints_2d, vertices_px=vertices_px, body=body_for_critic(output, parts.betas))
+    vertices_px = (
+        normalized_to_crop_pixels(weak_perspective_projection(output.vertices, parts.camera), image_size)
+        if output.vertices is not None
+        else None
+    )
+    return Prediction(
+        parts=parts,
+        output=output,
+        keypoints_2d=keypoints_2d,
+        vertices_px=vertices_px,
+        body=body_for_critic(output, parts.betas),
+    )
 
 
 class RealBodySampler:
@@ -120,7 +181,9 @@ class RealBodySampler:
         """Mean body pose (69,) and β (10,) of the set, for Θ_0."""
         return self.poses[:, 3:].mean(dim=0), self.betas.mean(dim=0)
 
-    def sample(self, count: int, device: torch.device, context: DistributedContext) -> tuple[BodyForCritic, torch.Tensor]:
+    def sample(
+        self, count: int, device: torch.device, context: DistributedContext
+    ) -> tuple[BodyForCritic, torch.Tensor]:
         """This process's share of ``count`` real bodies, and of ``count`` gradient-penalty
         interpolation weights (every process draws the same global sample and takes its slice)."""
         index = torch.randint(len(self.poses), (count,), generator=self.generator)[context.rank :: context.world_size]
@@ -172,12 +235,16 @@ def generator_losses(
         loss_kpr = keypoint_reprojection_loss(pred.keypoints_2d, batch.keypoints_2d, num_coordinates)
         loss_mr = total * 0
         if config.w_mr > 0:
-            loss_mr = mesh_reprojection_loss(pred.vertices_px, batch.silhouette, batch.has_silhouette, batch.silhouette_nearest, num_silhouettes)
+            loss_mr = mesh_reprojection_loss(
+                pred.vertices_px, batch.silhouette, batch.has_silhouette, batch.silhouette_nearest, num_silhouettes
+            )
             loss_mr = loss_mr * reference_pixel_scale(config.image_size)
         loss_adversarial = total * 0
         if networks.critic is not None and config.w_critic > 0:
             fake_scores = networks.critic(pred.body)
-            loss_adversarial = lsgan_generator_loss(fake_scores) if config.critic == "hmr" else wgan_generator_loss(fake_scores)
+            loss_adversarial = (
+                lsgan_generator_loss(fake_scores) if config.critic == "hmr" else wgan_generator_loss(fake_scores)
+            )
         total = total + (config.w_kpr * loss_kpr + w_mr * loss_mr + config.w_critic * loss_adversarial) / len(stages)
         logs["loss_kpr"] += loss_kpr.item() / len(stages)
         logs["loss_mr"] += loss_mr.item() / len(stages)
@@ -213,15 +280,25 @@ def critic_update(
 def _check_finite(step: int, logs: dict[str, float], checkpoint_path: Path, last_saved_step: int | None) -> None:
     for name, value in logs.items():
         if not math.isfinite(value):
-            kept = f"the last good checkpoint {checkpoint_path} (step {last_saved_step}) is kept" if last_saved_step is not None else "no checkpoint was written yet"
-            raise TrainingDivergedError(f"step {step}: {name} = {value} is not finite; training stopped, {kept}. Lower the learning rates or check the data of this step")
+            kept = (
+                f"the last good checkpoint {checkpoint_path} (step {last_saved_step}) is kept"
+                if last_saved_step is not None
+                else "no checkpoint was written yet"
+            )
+            raise TrainingDivergedError(
+                f"step {step}: {name} = {value} is not finite; training stopped, {kept}. Lower the learning rates or check the data of this step"
+            )
 
 
-def _epoch_batches(dataset: torch.utils.data.Dataset, global_batch_size: int, seed: int, epoch: int, context: DistributedContext) -> list[list[int]]:
+def _epoch_batches(
+    dataset: torch.utils.data.Dataset, global_batch_size: int, seed: int, epoch: int, context: DistributedContext
+) -> list[list[int]]:
     """This process's share of each full batch of one epoch, in order: a DistributedSampler over
     the epoch's shuffled order (one process: the whole order), cut into batches of
     ``global_batch_size / world_size``; global batch k is the same for any number of processes."""
-    sampler = torch.utils.data.DistributedSampler(dataset, num_replicas=context.world_size, rank=context.rank, shuffle=True, seed=seed, drop_last=True)
+    sampler = torch.utils.data.DistributedSampler(
+        dataset, num_replicas=context.world_size, rank=context.rank, shuffle=True, seed=seed, drop_last=True
+    )
     sampler.set_epoch(epoch)
     order = list(sampler)
     per_process = global_batch_size // context.world_size
@@ -247,7 +324,14 @@ class _EpochKeyedDataset(torch.utils.data.Dataset):
 class _EpochBatchSampler:
     """This process's batches of (epoch, index) keys from ``start_epoch``/``start_batch`` to the last epoch."""
 
-    def __init__(self, dataset: torch.utils.data.Dataset, config: TrainConfig, context: DistributedContext, start_epoch: int, start_batch: int) -> None:
+    def __init__(
+        self,
+        dataset: torch.utils.data.Dataset,
+        config: TrainConfig,
+        context: DistributedContext,
+        start_epoch: int,
+        start_batch: int,
+    ) -> None:
         self.dataset, self.config, self.context = dataset, config, context
         self.start_epoch, self.start_batch = start_epoch, start_batch
 
@@ -287,7 +371,11 @@ def _rewrite_log_until(log_path: Path, step: int) -> None:
         return
     with open(log_path, newline="") as handle:
         # a row cut short by a kill (missing fields) is dropped with the rows after the checkpoint
-        rows = [row for row in csv.DictReader(handle) if None not in row.values() and row["step"].isdigit() and int(row["step"]) <= step]
+        rows = [
+            row
+            for row in csv.DictReader(handle)
+            if None not in row.values() and row["step"].isdigit() and int(row["step"]) <= step
+        ]
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=LOG_COLUMNS)
     writer.writeheader()
@@ -311,17 +399,27 @@ def train(config: TrainConfig) -> TrainResult:
     out_dir.mkdir(parents=True, exist_ok=True)
 
     augmentation = AugmentationConfig(image_size=config.image_size, augment=config.augment)
-    dataset = build_dataset(DataConfig(root=Path(config.data_root), use_lspet=config.use_lspet, augmentation=augmentation), "train", seed=config.seed)
+    dataset = build_dataset(
+        DataConfig(root=Path(config.data_root), use_lspet=config.use_lspet, augmentation=augmentation),
+        "train",
+        seed=config.seed,
+    )
     if config.max_images is not None:
         dataset = torch.utils.data.Subset(dataset, range(min(config.max_images, len(dataset))))
     if len(dataset) < config.batch_size:
-        raise ValueError(f"{len(dataset)} training images are fewer than one batch of {config.batch_size}: lower batch_size or add data")
+        raise ValueError(
+            f"{len(dataset)} training images are fewer than one batch of {config.batch_size}: lower batch_size or add data"
+        )
 
     body_model = BodyModel(config.body_model).to(device)
     # Θ_0 starts at the mean pose and shape of the MoSh/AMASS set whenever there is one, so
     # that runs with and without a critic differ only in the critic.
     mocap_folder = Path(config.data_root) / MOSH_FOLDER
-    real_sampler = RealBodySampler(mocap_folder, body_model, config.seed) if config.critic != "none" or mocap_folder.is_dir() else None
+    real_sampler = (
+        RealBodySampler(mocap_folder, body_model, config.seed)
+        if config.critic != "none" or mocap_folder.is_dir()
+        else None
+    )
     mean_pose, mean_betas = real_sampler.mean_body_pose_and_betas() if real_sampler is not None else (None, None)
     networks = build_networks(config, mean_pose, mean_betas)
     networks.body_model = body_model
@@ -343,7 +441,12 @@ def train(config: TrainConfig) -> TrainResult:
         torch.set_rng_state(state["rng"]["torch"])
         if torch.cuda.is_available() and state["rng"].get("cuda") is not None:
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-        step, epoch, batch_in_epoch, last_saved_step = state["step"], state["epoch"], state["batch_in_epoch"], state["step"]
+        step, epoch, batch_in_epoch, last_saved_step = (
+            state["step"],
+            state["epoch"],
+            state["batch_in_epoch"],
+            state["step"],
+        )
         if context.is_main:
             _rewrite_log_until(config.log_path, step)
 
@@ -389,7 +492,13 @@ def train(config: TrainConfig) -> TrainResult:
         if new_log:
             writer.writeheader()
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if config.amp and device.type == "cuda" else nullcontext()
-    bar = tqdm(total=int(total_steps), initial=step, desc="training", unit="step", disable=not (config.progress and context.is_main))
+    bar = tqdm(
+        total=int(total_steps),
+        initial=step,
+        desc="training",
+        unit="step",
+        disable=not (config.progress and context.is_main),
+    )
     model.train()
     if config.freeze_batchnorm:
         for module in model.modules():
@@ -411,7 +520,9 @@ def train(config: TrainConfig) -> TrainResult:
                 with autocast:
                     thetas = model(batch.image)
                 thetas = [theta.float() for theta in thetas]
-                loss, logs, pred = generator_losses(config, thetas, batch, networks, context, mesh_loss_weight(config, step, int(total_steps)))
+                loss, logs, pred = generator_losses(
+                    config, thetas, batch, networks, context, mesh_loss_weight(config, step, int(total_steps))
+                )
                 logs = average_logs(logs, context, device)
                 _check_finite(step, logs, config.checkpoint_path, last_saved_step)
                 optimizer_generator.zero_grad(set_to_none=True)
@@ -427,7 +538,15 @@ def train(config: TrainConfig) -> TrainResult:
                 step += 1
                 batch_in_epoch += 1
                 if log_file is not None:
-                    writer.writerow({"step": step, "epoch": epoch, **logs, **critic_logs, "seconds": round(time.perf_counter() - started, 3)})
+                    writer.writerow(
+                        {
+                            "step": step,
+                            "epoch": epoch,
+                            **logs,
+                            **critic_logs,
+                            "seconds": round(time.perf_counter() - started, 3),
+                        }
+                    )
                     log_file.flush()
                 bar.update(1)
                 bar.set_postfix(kpr=f"{logs['loss_kpr']:.4f}", mr=f"{logs['loss_mr']:.1f}")
@@ -454,4 +573,7 @@ def read_loss_log(path: str | Path) -> dict[str, np.ndarray]:
     """The per-step CSV as {column: array} (empty cells → NaN)."""
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    return {column: np.array([float(row[column]) if row[column] not in ("", None) else np.nan for row in rows]) for column in LOG_COLUMNS}
+    return {
+        column: np.array([float(row[column]) if row[column] not in ("", None) else np.nan for row in rows])
+        for column in LOG_COLUMNS
+    }

@@ -31,8 +31,13 @@ import pytest
 from hybridlib.studies.presets import REPOSITORY_ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[test,lab]')")
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(CHROMIUM is None, reason="no Chromium (apt-get install chromium)")]
+playwright_api = pytest.importorskip(
+    "playwright.sync_api", reason="Playwright is not installed (pip install -e '.[test,lab]')"
+)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium (apt-get install chromium)"),
+]
 
 SCREENSHOTS = REPOSITORY_ROOT / "results" / "screenshots"
 START_TIMEOUT_S = 90
@@ -52,7 +57,11 @@ def jupyterlab(root: Path, config_dir: Path) -> Iterator[str]:
     (the token as a query string); stops the server and its kernels however the block ends."""
     port, token = _free_loopback_port(), secrets.token_hex(16)
     config_dir.mkdir(parents=True, exist_ok=True)
-    environment = {**os.environ, "JUPYTER_CONFIG_DIR": str(config_dir), "JUPYTER_RUNTIME_DIR": str(config_dir / "runtime")}
+    environment = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(config_dir),
+        "JUPYTER_RUNTIME_DIR": str(config_dir / "runtime"),
+    }
     command = [
         sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
@@ -64,7 +73,9 @@ def jupyterlab(root: Path, config_dir: Path) -> Iterator[str]:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             if server.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited with {server.returncode}: {(config_dir / 'jupyterlab.log').read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"JupyterLab exited with {server.returncode}: {(config_dir / 'jupyterlab.log').read_text()[-2000:]}"
+                )
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2) as response:
                     if response.status == 200:
@@ -112,7 +123,9 @@ def open_notebook(page, base_url: str, token: str, name: str) -> None:
         picker.locator("button.jp-mod-accept").click()
     page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\| Idle")).first.wait_for()  # the kernel is up
     with contextlib.suppress(playwright_api.Error):  # JupyterLab's news question: answer it, it hides the outputs
-        page.locator(".Toastify__toast", has_text="Jupyter news").get_by_role("button", name="No", exact=True).click(timeout=3_000)
+        page.locator(".Toastify__toast", has_text="Jupyter news").get_by_role("button", name="No", exact=True).click(
+            timeout=3_000
+        )
 
 
 def run_all_cells(page) -> None:
@@ -122,7 +135,10 @@ def run_all_cells(page) -> None:
 
 def widgets_rendered(page) -> bool:
     """True once the browser's widgets are on the page as widgets (dropdowns and an image)."""
-    return page.locator(".jp-OutputArea-output .widget-dropdown select").count() >= 2 and page.locator(".jp-OutputArea-output img.widget-image").count() >= 1
+    return (
+        page.locator(".jp-OutputArea-output .widget-dropdown select").count() >= 2
+        and page.locator(".jp-OutputArea-output img.widget-image").count() >= 1
+    )
 
 
 @pytest.fixture()
@@ -145,12 +161,18 @@ def test_the_widget_browser_renders_in_jupyterlab(lab_root: Path, tmp_path: Path
             page.screenshot(path=str(SCREENSHOTS / "04_browse.png"), full_page=True)
         assert widgets_rendered(page)
         assert page.get_by_text("Error displaying widget").count() == 0
-        assert "data:" in page.locator("img.widget-image").first.get_attribute("src") or "blob:" in page.locator("img.widget-image").first.get_attribute("src")
+        assert "data:" in page.locator("img.widget-image").first.get_attribute("src") or "blob:" in page.locator(
+            "img.widget-image"
+        ).first.get_attribute("src")
         # the widgets talk to the kernel: another split redraws the picture
         before = page.locator("img.widget-image").first.get_attribute("src")
         page.locator(".widget-dropdown select").first.select_option(index=1)
-        page.wait_for_function("before => document.querySelector('img.widget-image').src !== before", arg=before, timeout=CELL_TIMEOUT_MS)
-        assert page.get_by_text("Traceback").count() == 0 and page.get_by_text("ModuleNotFoundError").count() == 0  # the kernel imports hybridlib
+        page.wait_for_function(
+            "before => document.querySelector('img.widget-image').src !== before", arg=before, timeout=CELL_TIMEOUT_MS
+        )
+        assert (
+            page.get_by_text("Traceback").count() == 0 and page.get_by_text("ModuleNotFoundError").count() == 0
+        )  # the kernel imports hybridlib
 
 
 def test_without_the_widgets_extension_the_check_fails(lab_root: Path, tmp_path: Path) -> None:
@@ -158,7 +180,9 @@ def test_without_the_widgets_extension_the_check_fails(lab_root: Path, tmp_path:
     notebook shows no widgets."""
     config_dir = tmp_path / "config"
     (config_dir / "labconfig").mkdir(parents=True)
-    (config_dir / "labconfig" / "page_config.json").write_text(json.dumps({"disabledExtensions": {WIDGETS_EXTENSION: True}}))
+    (config_dir / "labconfig" / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {WIDGETS_EXTENSION: True}})
+    )
     with jupyterlab(lab_root, config_dir) as (base_url, token), chromium_page() as page:
         open_notebook(page, base_url, token, "04_browse.ipynb")
         run_all_cells(page)

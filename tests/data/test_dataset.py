@@ -12,7 +12,8 @@ import torch
 from hybridlib.data.dataset import DataConfig, KeypointDataset, build_dataset, collate_samples, set_dataset_epoch
 from hybridlib.data.errors import DatasetFormatError
 from hybridlib.data.lsp import read_lsp
-from hybridlib.data.preview import contact_sheet, main as preview_main
+from hybridlib.data.preview import contact_sheet
+from hybridlib.data.preview import main as preview_main
 from hybridlib.data.transforms import AugmentationConfig
 from hybridlib.data.truth import read_truth_3d
 from hybridlib.geometry import weak_perspective_projection
@@ -24,14 +25,21 @@ def test_samples_follow_the_schema(generated_root):
     assert sample.image.shape == (3, 224, 224) and sample.image.dtype == torch.float32
     assert sample.keypoints_2d.shape == (14, 3)
     assert sample.silhouette.shape == (224, 224) and sample.silhouette.dtype == torch.bool and sample.has_silhouette
-    assert sample.pose.shape == (72,) and sample.betas.shape == (10,) and sample.joints_3d.shape == (14, 3) and sample.camera.shape == (3,)
+    assert (
+        sample.pose.shape == (72,)
+        and sample.betas.shape == (10,)
+        and sample.joints_3d.shape == (14, 3)
+        and sample.camera.shape == (3,)
+    )
     visible = sample.keypoints_2d[:, 2] > 0
     assert (sample.keypoints_2d[visible, :2].abs() <= 1).all()
     assert len(dataset) == 6 + 14  # LSP train half + all of LSPET
 
 
 def test_crop_camera_projects_the_3d_truth_onto_the_cropped_keypoints(generated_root):
-    dataset = build_dataset(DataConfig(root=generated_root, augmentation=AugmentationConfig(image_size=160)), "train", seed=3)
+    dataset = build_dataset(
+        DataConfig(root=generated_root, augmentation=AugmentationConfig(image_size=160)), "train", seed=3
+    )
     for index in range(len(dataset)):
         sample = dataset[index]
         projected = weak_perspective_projection(sample.joints_3d[None], sample.camera[None])[0]
@@ -60,7 +68,9 @@ def test_images_without_silhouette_keep_their_keypoints_and_are_masked_in_batche
 
 def test_augmentation_is_the_same_with_any_number_of_workers_and_changes_per_epoch(generated_root):
     dataset = build_dataset(DataConfig(root=generated_root), "train", seed=5)
-    loader = lambda workers: torch.utils.data.DataLoader(dataset, batch_size=4, num_workers=workers, collate_fn=collate_samples)  # noqa: E731
+    loader = lambda workers: torch.utils.data.DataLoader(
+        dataset, batch_size=4, num_workers=workers, collate_fn=collate_samples
+    )  # noqa: E731
     in_process, in_workers = next(iter(loader(0))), next(iter(loader(2)))
     torch.testing.assert_close(in_process.image, in_workers.image)
     torch.testing.assert_close(in_process.keypoints_2d, in_workers.keypoints_2d)
@@ -72,7 +82,9 @@ def test_test_split_crops_are_deterministic_and_flipped_crops_drop_the_3d_truth(
     test_set = build_dataset(DataConfig(root=generated_root), "test")
     torch.testing.assert_close(test_set[1].image, test_set[1].image)
     flipping = KeypointDataset(
-        read_lsp(generated_root / "lsp", "all"), truth=read_truth_3d(generated_root / "truth_3d.npz", "lsp"), augmentation=AugmentationConfig(flip=True)
+        read_lsp(generated_root / "lsp", "all"),
+        truth=read_truth_3d(generated_root / "truth_3d.npz", "lsp"),
+        augmentation=AugmentationConfig(flip=True),
     )
     samples = [flipping[index] for index in range(len(flipping))]
     assert any(not sample.has_3d for sample in samples) and any(sample.has_3d for sample in samples)

@@ -35,7 +35,10 @@ def test_files_follow_the_release_layouts(generated_root, small_config):
     lspet = scipy.io.loadmat(generated_root / "lsp_ext" / "joints.mat")["joints"]
     assert lsp.shape == (3, 14, small_config.lsp) and lspet.shape == (14, 3, small_config.lspet)
     assert sorted(p.name for p in (generated_root / "lsp" / "images").iterdir())[:2] == ["im0001.jpg", "im0002.jpg"]
-    assert sorted(p.name for p in (generated_root / "lsp_ext" / "images").iterdir())[:2] == ["im00001.jpg", "im00002.jpg"]
+    assert sorted(p.name for p in (generated_root / "lsp_ext" / "images").iterdir())[:2] == [
+        "im00001.jpg",
+        "im00002.jpg",
+    ]
     assert (generated_root / "up-s1h" / "data" / "lsp" / "im0001_segmentation.png").is_file()
     assert read_silhouette(generated_root / "up-s1h" / "data" / "lsp" / "im0001_segmentation.png").ndim == 2
     with open(sorted((generated_root / "mosh").glob("*.pkl"))[0], "rb") as handle:
@@ -45,7 +48,9 @@ def test_files_follow_the_release_layouts(generated_root, small_config):
 
 @pytest.mark.parametrize("layout", ["lsp", "lspet"])
 def test_keypoints_and_flags_read_back_as_drawn(generated_root, layout):
-    keypoint_set = read_lsp(generated_root / "lsp", "all") if layout == "lsp" else read_lspet(generated_root / "lsp_ext")
+    keypoint_set = (
+        read_lsp(generated_root / "lsp", "all") if layout == "lsp" else read_lspet(generated_root / "lsp_ext")
+    )
     truth = read_truth_3d(generated_root / "truth_3d.npz", layout)
     with np.load(generated_root / "truth_3d.npz") as archive:
         depth_visible = archive[f"{layout}_visible"]
@@ -69,7 +74,9 @@ def test_silhouettes_cover_all_lsp_and_most_lspet_and_match_the_3d_truth(generat
     lsp_silhouettes = find_silhouettes(generated_root / "up-s1h", lsp)
     lspet_silhouettes = find_silhouettes(generated_root / "up-s1h", lspet)
     assert all(path is not None for path in lsp_silhouettes)
-    assert sum(path is not None for path in lspet_silhouettes) == round(generate.SILHOUETTE_FRACTION_LSPET * small_config.lspet)
+    assert sum(path is not None for path in lspet_silhouettes) == round(
+        generate.SILHOUETTE_FRACTION_LSPET * small_config.lspet
+    )
 
     body_model = BodyModel()
     truth = read_truth_3d(generated_root / "truth_3d.npz", "lsp")
@@ -80,7 +87,12 @@ def test_silhouettes_cover_all_lsp_and_most_lspet_and_match_the_3d_truth(generat
         np.testing.assert_allclose(output.keypoints_lsp[0].numpy(), truth.joints_3d[index], atol=1e-5)
         width, height = truth.image_size[index]
         canvas = max(width, height)
-        camera = np.array([2 * truth.pixels_per_metre[index] / canvas, *((truth.offset_px[index] - canvas / 2) / truth.pixels_per_metre[index])])
+        camera = np.array(
+            [
+                2 * truth.pixels_per_metre[index] / canvas,
+                *((truth.offset_px[index] - canvas / 2) / truth.pixels_per_metre[index]),
+            ]
+        )
         redrawn = render_silhouette(output.vertices[0].numpy(), body_model.faces, camera, int(canvas))[:height, :width]
         stored = read_silhouette(lsp_silhouettes[index], (width, height))
         iou = (redrawn & stored).sum() / (redrawn | stored).sum()
@@ -105,7 +117,9 @@ def test_same_seed_same_bytes_whatever_the_number_of_workers(generated_root, sma
     for pattern in ("lsp/images/*.jpg", "lsp_ext/images/*.jpg", "up-s1h/data/*/*.png", "mosh/*.pkl"):
         assert _digest(generated_root.glob(pattern)) == _digest(again.glob(pattern)), pattern
     for name in ("lsp/joints.mat", "lsp_ext/joints.mat"):
-        np.testing.assert_array_equal(scipy.io.loadmat(generated_root / name)["joints"], scipy.io.loadmat(again / name)["joints"])
+        np.testing.assert_array_equal(
+            scipy.io.loadmat(generated_root / name)["joints"], scipy.io.loadmat(again / name)["joints"]
+        )
 
 
 def test_an_interrupted_run_resumes_and_gives_the_same_dataset(small_config, tmp_path, monkeypatch):
@@ -132,14 +146,19 @@ def test_an_interrupted_run_resumes_and_gives_the_same_dataset(small_config, tmp
     monkeypatch.setattr(generate, "_render_chunk", real_render)
     fresh = generate.generate_dataset(tmp_path / "fresh", config, workers=1, progress=False)
     assert _digest((tmp_path / "resumed").glob("lsp/images/*.jpg")) == _digest(fresh.glob("lsp/images/*.jpg"))
-    np.testing.assert_array_equal(scipy.io.loadmat(tmp_path / "resumed/lsp/joints.mat")["joints"], scipy.io.loadmat(fresh / "lsp/joints.mat")["joints"])
+    np.testing.assert_array_equal(
+        scipy.io.loadmat(tmp_path / "resumed/lsp/joints.mat")["joints"],
+        scipy.io.loadmat(fresh / "lsp/joints.mat")["joints"],
+    )
 
 
 def test_cli_small_profile_and_bad_sizes(tmp_path, capsys):
     with pytest.raises(SystemExit):
         generate.main(["--out", str(tmp_path / "bad"), "--lsp", "-1"])
     assert "--lsp must be ≥ 0" in capsys.readouterr().err
-    out = generate.main(["--out", str(tmp_path / "cli"), "--small", "--lsp", "2", "--lspet", "2", "--mosh", "10", "--workers", "1"])
+    out = generate.main(
+        ["--out", str(tmp_path / "cli"), "--small", "--lsp", "2", "--lspet", "2", "--mosh", "10", "--workers", "1"]
+    )
     assert len(list((out / "lsp" / "images").glob("*.jpg"))) == 2
     with open(out / "mosh" / "generated_subject_001.pkl", "rb") as handle:
         assert set(pickle.load(handle)) == {"poses", "betas"}

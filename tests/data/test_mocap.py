@@ -50,7 +50,10 @@ def test_folder_reads_both_formats_in_sorted_order(tmp_path):
 @pytest.mark.parametrize(
     ("contents", "message"),
     [
-        ({"pose": np.zeros((2, 72)), "betas": np.zeros(10)}, r"needs 'poses' \(or 'new_poses'\) and 'betas'; it has \['betas', 'pose'\]"),
+        (
+            {"pose": np.zeros((2, 72)), "betas": np.zeros(10)},
+            r"needs 'poses' \(or 'new_poses'\) and 'betas'; it has \['betas', 'pose'\]",
+        ),
         ({"poses": np.zeros((2, 69)), "betas": np.zeros(10)}, r"'poses' has shape \(2, 69\), expected \(N, 72\)"),
         ({"poses": np.zeros((2, 72)), "betas": np.zeros(8)}, r"'betas' has shape \(8,\)"),
         ({"poses": np.full((2, 72), np.nan), "betas": np.zeros(10)}, r"NaN/inf"),
@@ -69,7 +72,9 @@ def test_bad_amass_files_name_the_file_and_the_problem(tmp_path):
     with pytest.raises(DatasetFormatError, match=r"short\.npz: 'poses' has shape \(3, 60\), expected \(N, ≥66\)"):
         read_amass_npz(tmp_path / "short.npz")
     np.savez(tmp_path / "keys.npz", pose=np.zeros((3, 66)))
-    with pytest.raises(DatasetFormatError, match=r"keys\.npz: an AMASS file needs 'poses' and 'betas'; it has \['pose'\]"):
+    with pytest.raises(
+        DatasetFormatError, match=r"keys\.npz: an AMASS file needs 'poses' and 'betas'; it has \['pose'\]"
+    ):
         read_amass_npz(tmp_path / "keys.npz")
 
 

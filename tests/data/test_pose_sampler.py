@@ -17,7 +17,9 @@ def test_poses_are_deterministic_inside_the_limits_and_cover_every_archetype():
     assert first.poses.shape == (300, 72) and first.betas.shape == (300, 10) and first.body_pose.dtype == np.float32
     assert set(first.archetype) == set(POSE_ARCHETYPES)
     assert np.abs(first.betas).max() <= 2.5 and 0.8 < first.betas.std() < 1.1
-    rotations = BodyModel(lsp_regressor_path=None)(torch.from_numpy(first.global_orient), torch.from_numpy(first.body_pose), torch.from_numpy(first.betas)).rotation_matrices
+    rotations = BodyModel(lsp_regressor_path=None)(
+        torch.from_numpy(first.global_orient), torch.from_numpy(first.body_pose), torch.from_numpy(first.betas)
+    ).rotation_matrices
     assert joints_outside_limits(rotations[:, 1:], tolerance_deg=0.5).float().mean() < 0.002
 
 
@@ -25,7 +27,11 @@ def test_bodies_stand_upright_in_image_coordinates_and_left_right_sides_balance(
     samples = sample_poses(400, np.random.default_rng(1))
     body_model = BodyModel()
     with torch.no_grad():
-        keypoints = body_model(torch.from_numpy(samples.global_orient), torch.from_numpy(samples.body_pose), torch.from_numpy(samples.betas)).keypoints_lsp
+        keypoints = body_model(
+            torch.from_numpy(samples.global_orient),
+            torch.from_numpy(samples.body_pose),
+            torch.from_numpy(samples.betas),
+        ).keypoints_lsp
     head_top, ankles = keypoints[:, LSP_JOINT_NAMES.index("head_top"), 1], keypoints[:, [0, 5], 1].mean(dim=1)
     assert (head_top < ankles).float().mean() > 0.95  # image y points down: the head is on top
     # left and right hips are flexed (negative Euler x) equally often, thanks to mirroring

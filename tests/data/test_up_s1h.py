@@ -28,14 +28,19 @@ def blob(width=40, height=30) -> np.ndarray:
 
 def test_paths_follow_the_release_layout(tmp_path):
     assert silhouette_path(tmp_path, "lsp", "x/im0007.jpg") == tmp_path / "data" / "lsp" / "im0007_segmentation.png"
-    assert silhouette_path(tmp_path, "lspet", "im00012.jpg") == tmp_path / "data" / "lsp_extended" / "im00012_segmentation.png"
+    assert (
+        silhouette_path(tmp_path, "lspet", "im00012.jpg")
+        == tmp_path / "data" / "lsp_extended" / "im00012_segmentation.png"
+    )
 
 
 @pytest.mark.parametrize(
     "to_image",
     [
         lambda mask: Image.fromarray(mask * 255, "L"),  # LSP: one channel
-        lambda mask: Image.fromarray(np.stack([mask * 255, np.zeros_like(mask), np.full_like(mask, 255)], -1), "RGB"),  # LSPET: channel 0
+        lambda mask: Image.fromarray(
+            np.stack([mask * 255, np.zeros_like(mask), np.full_like(mask, 255)], -1), "RGB"
+        ),  # LSPET: channel 0
         lambda mask: Image.fromarray(mask.astype(np.uint16) * 40000),  # 16-bit grey
         lambda mask: Image.fromarray(np.stack([mask * 255] * 3 + [np.full_like(mask, 255)], -1), "RGBA"),
     ],
@@ -48,7 +53,9 @@ def test_foreground_is_channel_zero_above_zero(tmp_path, to_image):
 
 def test_wrong_size_names_the_file_and_the_image_size(tmp_path):
     Image.fromarray(blob(20, 20) * 255).save(tmp_path / "im0001_segmentation.png")
-    with pytest.raises(DatasetFormatError, match=r"im0001_segmentation\.png is 20×20 but its image im0001\.jpg is 40×30"):
+    with pytest.raises(
+        DatasetFormatError, match=r"im0001_segmentation\.png is 20×20 but its image im0001\.jpg is 40×30"
+    ):
         read_silhouette(tmp_path / "im0001_segmentation.png", (40, 30))
 
 

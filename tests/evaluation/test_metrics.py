@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from hybridlib.body_model import OPEN_BODY_MODEL_LITE, BodyModel
-from hybridlib.evaluation import EvaluationConfig, evaluate_checkpoint
-from hybridlib.evaluation import metrics
+from hybridlib.evaluation import EvaluationConfig, evaluate_checkpoint, metrics
 from hybridlib.training import TrainConfig, train
 
 
@@ -34,7 +33,9 @@ def test_procrustes_undoes_a_similarity_transform_and_mpjpe_is_in_millimetres():
     rotation = torch.linalg.qr(torch.randn(3, 3, generator=generator)).Q
     rotation = rotation * torch.sign(torch.linalg.det(rotation))
     moved = 1.7 * joints @ rotation + torch.tensor([0.3, -1.0, 2.0])
-    assert metrics.pa_mpjpe_mm(moved, joints).max() < 1e-2  # float32 rounding at metre scale: ~1 µm (it reached 1.0e-3 mm once)
+    assert (
+        metrics.pa_mpjpe_mm(moved, joints).max() < 1e-2
+    )  # float32 rounding at metre scale: ~1 µm (it reached 1.0e-3 mm once)
     shifted = joints.clone()
     shifted[:, 0, 0] += 0.014  # 14 mm on one of 14 joints, but the pelvis is untouched
     assert metrics.mpjpe_mm(shifted, joints)[0].item() == pytest.approx(1.0, rel=1e-4)
@@ -48,7 +49,9 @@ def test_plausibility_metrics_flag_bad_bodies_only():
     bad = body_model(torch.zeros(1, 3), bent_backwards, torch.full((1, 10), 2.5))
     assert metrics.joints_outside_limits_percent(rest.rotation_matrices).item() == 0.0
     assert metrics.joints_outside_limits_percent(bad.rotation_matrices).item() == pytest.approx(100.0 / 23)
-    assert metrics.bone_length_deviation_percent(rest.keypoints_lsp, rest.keypoints_lsp[0]).item() == pytest.approx(0.0, abs=1e-4)
+    assert metrics.bone_length_deviation_percent(rest.keypoints_lsp, rest.keypoints_lsp[0]).item() == pytest.approx(
+        0.0, abs=1e-4
+    )
     assert metrics.bone_length_deviation_percent(bad.keypoints_lsp, rest.keypoints_lsp[0]).item() > 3.0
 
 
@@ -60,6 +63,15 @@ def test_evaluating_a_checkpoint_gives_one_row_with_every_metric(generated_root,
     train(config)
     row = evaluate_checkpoint(config.checkpoint_path, config=EvaluationConfig(progress=False, batch_size=4))
     assert len(row) == 1 and row["test_images"].item() == 6 and row["critic"].item() == "without_rotation"
-    for column in ("kpr_loss", "mr_loss", "pck_0.2", "silhouette_iou", "joints_outside_limits_pct", "critic_score", "mpjpe_mm", "pa_mpjpe_mm"):
+    for column in (
+        "kpr_loss",
+        "mr_loss",
+        "pck_0.2",
+        "silhouette_iou",
+        "joints_outside_limits_pct",
+        "critic_score",
+        "mpjpe_mm",
+        "pa_mpjpe_mm",
+    ):
         assert math.isfinite(row[column].item()), column
     assert 0 <= row["silhouette_iou"].item() <= 1 and row["mpjpe_mm"].item() > row["pa_mpjpe_mm"].item()

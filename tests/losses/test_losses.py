@@ -20,8 +20,8 @@ from hybridlib.losses import (
     wgan_generator_loss,
     wgan_gp_critic_loss,
 )
-from hybridlib.losses.silhouette import foreground_pixel_centres, normalized_to_crop_pixels
 from hybridlib.losses.adversarial import interpolate_bodies
+from hybridlib.losses.silhouette import foreground_pixel_centres, normalized_to_crop_pixels
 from hybridlib.models.critic import BodyForCritic, KCSCritic
 
 
@@ -51,7 +51,9 @@ def test_mesh_loss_is_zero_on_the_silhouette_and_grows_with_a_shift():
     points = foreground_pixel_centres(silhouette)[None]
     has = torch.tensor([True])
     for loss in (mesh_reprojection_loss, mesh_reprojection_loss_dense):
-        values = [loss(points + torch.tensor([shift, 0.0]), silhouette[None], has).item() for shift in (0.0, 1.0, 3.0, 6.0)]
+        values = [
+            loss(points + torch.tensor([shift, 0.0]), silhouette[None], has).item() for shift in (0.0, 1.0, 3.0, 6.0)
+        ]
         assert values[0] == pytest.approx(0.0, abs=1e-6)
         assert values == sorted(values) and values[-1] > 10 * values[1]
 
@@ -78,7 +80,11 @@ def test_fast_mesh_loss_equals_dense_on_generated_bodies(generated_root):
     body_model = BodyModel(OPEN_BODY_MODEL_LITE)  # same pose and shape space as the full model, 10x fewer vertices
     output = body_model(batch.pose[:, :3], batch.pose[:, 3:], batch.betas)
     camera = batch.camera + torch.tensor([0.0, 0.03, -0.02])  # a slightly wrong prediction
-    points = normalized_to_crop_pixels(weak_perspective_projection(output.vertices, camera), 224).detach().requires_grad_(True)
+    points = (
+        normalized_to_crop_pixels(weak_perspective_projection(output.vertices, camera), 224)
+        .detach()
+        .requires_grad_(True)
+    )
     dense = mesh_reprojection_loss_dense(points, batch.silhouette, batch.has_silhouette)
     (dense_gradient,) = torch.autograd.grad(dense, points)
     fast = mesh_reprojection_loss(points, batch.silhouette, batch.has_silhouette)
@@ -97,14 +103,20 @@ def test_mesh_loss_without_any_silhouette_is_zero_and_differentiable():
 
 def _bodies(batch: int, seed: int) -> BodyForCritic:
     generator = torch.Generator().manual_seed(seed)
-    return BodyForCritic(torch.randn(batch, 14, 3, generator=generator), torch.randn(batch, 23, 3, 3, generator=generator), torch.randn(batch, 10, generator=generator))
+    return BodyForCritic(
+        torch.randn(batch, 14, 3, generator=generator),
+        torch.randn(batch, 23, 3, 3, generator=generator),
+        torch.randn(batch, 10, generator=generator),
+    )
 
 
 def test_gradient_penalty_is_zero_for_unit_gradient_critics_and_positive_otherwise():
     def linear_critic(scale: float):
         direction = torch.randn(10, generator=torch.Generator().manual_seed(0))
         direction = direction / direction.norm() * scale
-        return lambda body: torch.stack([body.betas @ direction, body.joints.flatten(1).sum(dim=1) * scale / np.sqrt(42)], dim=1)
+        return lambda body: torch.stack(
+            [body.betas @ direction, body.joints.flatten(1).sum(dim=1) * scale / np.sqrt(42)], dim=1
+        )
 
     bodies = _bodies(6, 1)
     assert gradient_penalty(linear_critic(1.0), bodies).item() == pytest.approx(0.0, abs=1e-6)
@@ -118,11 +130,18 @@ def test_kcs_critic_loss_with_one_penalty_gradient_equals_a_gradient_per_stream(
     real, fake, mix = _bodies(6, 4), _bodies(6, 5), torch.rand(6)
 
     def reference() -> torch.Tensor:  # the textbook form: one gradient (and double backward) per stream
-        inputs = BodyForCritic(**{name: value.detach().requires_grad_(True) for name, value in vars(interpolate_bodies(real, fake, mix)).items()})
+        inputs = BodyForCritic(
+            **{
+                name: value.detach().requires_grad_(True)
+                for name, value in vars(interpolate_bodies(real, fake, mix)).items()
+            }
+        )
         scores = critic(inputs)
         penalty = 0.0
         for stream in range(scores.shape[1]):
-            gradients = torch.autograd.grad(scores[:, stream].sum(), list(vars(inputs).values()), create_graph=True, allow_unused=True)
+            gradients = torch.autograd.grad(
+                scores[:, stream].sum(), list(vars(inputs).values()), create_graph=True, allow_unused=True
+            )
             squared = sum(gradient.flatten(1).pow(2).sum(dim=1) for gradient in gradients if gradient is not None)
             penalty = penalty + ((squared + 1e-12).sqrt() - 1.0).pow(2).mean()
         return -(critic(real).mean(dim=0) - critic(fake).mean(dim=0)).sum() + 10.0 * penalty
@@ -159,6 +178,10 @@ def test_per_sample_mesh_loss_gives_each_sample_its_own_loss_and_nan_when_left_o
     per_sample = mesh_reprojection_loss_per_sample(points, silhouettes, has)
     assert per_sample.shape == (4,) and torch.isnan(per_sample[[1, 3]]).all()
     for index in (0, 2):
-        alone = mesh_reprojection_loss_dense(points[index : index + 1], silhouettes[index : index + 1], has[index : index + 1])
+        alone = mesh_reprojection_loss_dense(
+            points[index : index + 1], silhouettes[index : index + 1], has[index : index + 1]
+        )
         assert per_sample[index].item() == pytest.approx(alone.item(), rel=1e-3)
-    assert mesh_reprojection_loss(points, silhouettes, has).item() == pytest.approx(per_sample[[0, 2]].mean().item(), rel=1e-6)
+    assert mesh_reprojection_loss(points, silhouettes, has).item() == pytest.approx(
+        per_sample[[0, 2]].mean().item(), rel=1e-6
+    )

@@ -12,7 +12,9 @@ from hybridlib.losses import mesh_reprojection_loss_dense
 from hybridlib.losses.nearest_points import mesh_loss_sample, nearest_sites
 
 
-def _nearest_distances(sites: np.ndarray, queries: np.ndarray, max_cells_per_side: int, at_pixel_centres: bool) -> tuple[np.ndarray, np.ndarray]:
+def _nearest_distances(
+    sites: np.ndarray, queries: np.ndarray, max_cells_per_side: int, at_pixel_centres: bool
+) -> tuple[np.ndarray, np.ndarray]:
     found = nearest_sites(sites, queries, max_cells_per_side, at_pixel_centres)
     distances = np.linalg.norm(sites[found].astype(np.float64) - queries, axis=1)
     reference, _ = scipy.spatial.cKDTree(sites.astype(np.float64)).query(queries.astype(np.float64))
@@ -25,7 +27,9 @@ def test_nearest_sites_is_exact_on_random_sets(seed):
     for case in range(60):
         size = int(rng.integers(8, 70))
         spread = rng.uniform(0.1, 3.0)  # from a tight cluster to points far outside the crop
-        sites = (rng.normal(size=(int(rng.integers(1, 400)), 2)) * size * spread * 0.3 + rng.uniform(0, size, 2)).astype(np.float32)
+        sites = (
+            rng.normal(size=(int(rng.integers(1, 400)), 2)) * size * spread * 0.3 + rng.uniform(0, size, 2)
+        ).astype(np.float32)
         if case % 3 == 0:
             sites = np.round(sites * 2) / 2  # on cell borders and pixel centres: ties
         at_pixel_centres = bool(case % 2)

@@ -7,7 +7,16 @@ import torch
 
 from hybridlib.body_model import BodyModel
 from hybridlib.geometry import THETA_LAYOUT, UPRIGHT_GLOBAL_ORIENT
-from hybridlib.models import Encoder, HMRDiscriminator, IterativeRegressor, KCSCritic, MeshRegressor, body_for_critic, build_critic, mean_theta
+from hybridlib.models import (
+    Encoder,
+    HMRDiscriminator,
+    IterativeRegressor,
+    KCSCritic,
+    MeshRegressor,
+    body_for_critic,
+    build_critic,
+    mean_theta,
+)
 from hybridlib.models.critic import LSP_BONES, bone_incidence_matrix, kcs_matrix
 from hybridlib.models.encoder import imagenet_weights_file
 
@@ -75,7 +84,11 @@ def test_regressor_stages_and_gradients_equal_the_plain_autograd_loop(training):
         features.grad = None
         stages = forward(features)
         sum((stage * weight).sum() for stage, weight in zip(stages, stage_weights)).backward()
-        results.append([stage.detach() for stage in stages] + [features.grad] + [parameter.grad for parameter in regressor.parameters()])
+        results.append(
+            [stage.detach() for stage in stages]
+            + [features.grad]
+            + [parameter.grad for parameter in regressor.parameters()]
+        )
     for ours, reference in zip(*results):
         torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-6)
 
@@ -88,17 +101,23 @@ def test_regressor_runs_in_float32_under_mixed_precision_and_its_gradients_reach
     assert all(stage.dtype == torch.float32 for stage in stages)
     stages[-1].sum().backward()
     assert features.grad.dtype == torch.bfloat16 and features.grad.abs().sum() > 0
-    assert all(parameter.grad is not None and parameter.grad.dtype == torch.float32 for parameter in regressor.parameters())
+    assert all(
+        parameter.grad is not None and parameter.grad.dtype == torch.float32 for parameter in regressor.parameters()
+    )
 
 
 def test_regressor_backward_passes_gradcheck_in_float64_and_dropout_of_one_drops_everything():
     regressor = IterativeRegressor(feature_dim=3, hidden_dim=5, num_stages=2).double().eval()
     features = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda inputs, *parameters: torch.stack(regressor(inputs)), (features, *regressor.parameters()))
+    assert torch.autograd.gradcheck(
+        lambda inputs, *parameters: torch.stack(regressor(inputs)), (features, *regressor.parameters())
+    )
     silent = IterativeRegressor(feature_dim=3, dropout=1.0).train()
     stages = silent(torch.randn(2, 3))
     assert all(torch.isfinite(stage).all() for stage in stages)
-    torch.testing.assert_close(stages[-1], silent.mlp[-1].bias.expand(2, -1) * 3 + silent.initial_theta.expand(2, -1))  # every hidden unit dropped
+    torch.testing.assert_close(
+        stages[-1], silent.mlp[-1].bias.expand(2, -1) * 3 + silent.initial_theta.expand(2, -1)
+    )  # every hidden unit dropped
 
 
 def test_kcs_matrix_is_bone_gram_matrix_and_symmetric():

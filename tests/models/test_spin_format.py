@@ -9,13 +9,18 @@ import pickle
 import pytest
 import roma
 import torch
-
 from pickle_payloads import WritesAFile
 
 from hybridlib.evaluation import EvaluationConfig, evaluate_spin_checkpoint
 from hybridlib.geometry import THETA_LAYOUT, axis_angle_to_rotation_matrix
 from hybridlib.models.regressor import mean_theta
-from hybridlib.models.spin_format import SpinCheckpointError, SpinFormatRegressor, load_spin_checkpoint, matrix_to_rotation_6d, rotation_6d_to_matrix
+from hybridlib.models.spin_format import (
+    SpinCheckpointError,
+    SpinFormatRegressor,
+    load_spin_checkpoint,
+    matrix_to_rotation_6d,
+    rotation_6d_to_matrix,
+)
 
 
 def _rotations(theta: torch.Tensor) -> torch.Tensor:
@@ -43,8 +48,14 @@ def test_untrained_heads_predict_theta_0_in_hybridlibs_layout():
 
 def _save_as_spin_does(model: SpinFormatRegressor, path, *, drop_batch_counters: bool = False) -> None:
     """SPIN's trainer saves {'model': state_dict (DataParallel-prefixed here), 'optimizer': ..., 'epoch': ...}."""
-    state = {f"module.{key}": value for key, value in model.state_dict().items() if not (drop_batch_counters and key.endswith("num_batches_tracked"))}
-    torch.save({"model": state, "optimizer": {"state": {}, "param_groups": [{"lr": 5e-5}]}, "epoch": 3, "batch_size": 64}, path)
+    state = {
+        f"module.{key}": value
+        for key, value in model.state_dict().items()
+        if not (drop_batch_counters and key.endswith("num_batches_tracked"))
+    }
+    torch.save(
+        {"model": state, "optimizer": {"state": {}, "param_groups": [{"lr": 5e-5}]}, "epoch": 3, "batch_size": 64}, path
+    )
 
 
 def test_a_checkpoint_saved_in_spins_layout_loads_and_predicts_the_same(tmp_path):
@@ -76,7 +87,9 @@ def test_other_files_are_refused_with_the_file_named(tmp_path):
 def test_a_checkpoint_carrying_code_is_refused_and_nothing_runs(tmp_path):
     marker = tmp_path / "payload-ran"
     path = tmp_path / "model_checkpoint.pt"
-    with open(path, "wb") as handle:  # torch.save's zip container would need a real module; a bare pickle is what an attacker ships
+    with open(
+        path, "wb"
+    ) as handle:  # torch.save's zip container would need a real module; a bare pickle is what an attacker ships
         pickle.dump({"model": WritesAFile(marker)}, handle, protocol=2)
     with pytest.raises(SpinCheckpointError, match="not a readable PyTorch checkpoint"):
         load_spin_checkpoint(path)

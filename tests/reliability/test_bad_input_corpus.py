@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 import scipy.io
 import torch
-from PIL import Image
 from pickle_payloads import WritesAFile
+from PIL import Image
 
 from hybridlib.body_model import OPEN_BODY_MODEL_LITE, BodyModel
 from hybridlib.body_model.body_model import BodyModelError
@@ -97,7 +97,9 @@ def _smpl_npz(tmp: Path, drop: str | None = None, vertices: int | None = None) -
     if drop:
         del arrays[drop]
     if vertices:  # another model's topology: vertex count that no SMPL-layout file has, no landmarks
-        arrays = {key: value for key, value in arrays.items() if key not in ("head_top_vertex", "face_keypoint_vertices")}
+        arrays = {
+            key: value for key, value in arrays.items() if key not in ("head_top_vertex", "face_keypoint_vertices")
+        }
         arrays["v_template"] = np.zeros((vertices, 3))
         arrays["shapedirs"] = np.zeros((vertices, 3, 10))
         arrays["posedirs"] = np.zeros((vertices, 3, 207))
@@ -238,9 +240,20 @@ def _foreign_architecture(tmp: Path, root: Path) -> Path:
     """A hybridlib checkpoint whose weights are a ResNet-34 while its configuration says ResNet-18."""
     from hybridlib.training.loop import build_networks
 
-    config = TrainConfig(data_root=str(root), out_dir=str(tmp / "run"), backbone="resnet18", image_size=64, pretrained=False, body_model=str(OPEN_BODY_MODEL_LITE), critic="none")
+    config = TrainConfig(
+        data_root=str(root),
+        out_dir=str(tmp / "run"),
+        backbone="resnet18",
+        image_size=64,
+        pretrained=False,
+        body_model=str(OPEN_BODY_MODEL_LITE),
+        critic="none",
+    )
     other = build_networks(TrainConfig(**{**config.to_dict(), "backbone": "resnet34"}))
-    return save_checkpoint(tmp / "checkpoint.pt", {"config": config.to_dict(), "model": other.model.state_dict(), "critic": None, "step": 3})
+    return save_checkpoint(
+        tmp / "checkpoint.pt",
+        {"config": config.to_dict(), "model": other.model.state_dict(), "critic": None, "step": 3},
+    )
 
 
 def _expect_len(result, count: int) -> None:

@@ -39,7 +39,11 @@ def _config(data_root: Path, out_dir: Path) -> TrainConfig:
 def _start(config: TrainConfig, tmp_path: Path) -> subprocess.Popen:
     path = tmp_path / f"{Path(config.out_dir).name}.json"
     path.write_text(json.dumps(config.to_dict()))
-    return subprocess.Popen([sys.executable, "-m", "hybridlib.training", "--config", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "hybridlib.training", "--config", str(path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _finish(process: subprocess.Popen, timeout: float = 300) -> None:
@@ -54,7 +58,9 @@ def _last_logged_step(log_path: Path) -> int:
     return int(lines[-1].split(",")[0]) if lines else -1
 
 
-def test_a_run_killed_while_writing_its_checkpoint_resumes_to_the_uninterrupted_result(generated_root: Path, tmp_path: Path):
+def test_a_run_killed_while_writing_its_checkpoint_resumes_to_the_uninterrupted_result(
+    generated_root: Path, tmp_path: Path
+):
     reference = _config(generated_root, tmp_path / "uninterrupted")
     interrupted = _config(generated_root, tmp_path / "interrupted")
     _finish(_start(reference, tmp_path))
@@ -75,15 +81,22 @@ def test_a_run_killed_while_writing_its_checkpoint_resumes_to_the_uninterrupted_
 
     on_disk = load_checkpoint(interrupted.checkpoint_path)  # (a) the newest checkpoint always loads
     resumed_from = int(on_disk["step"])
-    assert resumed_from >= CHECKPOINT_EVERY and killed_at - resumed_from <= CHECKPOINT_EVERY  # (b) at most one interval redone
+    assert (
+        resumed_from >= CHECKPOINT_EVERY and killed_at - resumed_from <= CHECKPOINT_EVERY
+    )  # (b) at most one interval redone
 
     _finish(_start(interrupted, tmp_path))
-    final, expected = load_checkpoint(interrupted.checkpoint_path), load_checkpoint(reference.checkpoint_path)  # (c) same weights, same losses
+    final, expected = (
+        load_checkpoint(interrupted.checkpoint_path),
+        load_checkpoint(reference.checkpoint_path),
+    )  # (c) same weights, same losses
     assert int(final["step"]) == int(expected["step"]) == STEPS
     for part in ("model", "critic"):
         for key, value in expected[part].items():
             assert torch.equal(final[part][key], value), f"{part}.{key} differs after the resume"
-    losses = [pd.DataFrame(read_loss_log(config.log_path)).drop(columns="seconds") for config in (interrupted, reference)]  # wall time differs, nothing else may
+    losses = [
+        pd.DataFrame(read_loss_log(config.log_path)).drop(columns="seconds") for config in (interrupted, reference)
+    ]  # wall time differs, nothing else may
     pd.testing.assert_frame_equal(*losses)
     assert not temporary.exists()
 
@@ -113,12 +126,21 @@ DISK_FULL = textwrap.dedent(
 def test_a_full_disk_names_the_file_and_keeps_the_previous_checkpoint_and_table(tmp_path: Path):
     save_checkpoint(tmp_path / "checkpoint.pt", {"model": {"weight": torch.zeros(3)}, "step": 1})
     write_table(pd.DataFrame({"kpr_loss": [1.5]}), tmp_path)
-    result = subprocess.run([sys.executable, "-c", DISK_FULL, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", DISK_FULL, str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
     lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
-    assert lines["checkpoint"].startswith("REFUSED could not write checkpoint") and "the previous checkpoint is intact" in lines["checkpoint"] and "Free disk space" in lines["checkpoint"]
+    assert (
+        lines["checkpoint"].startswith("REFUSED could not write checkpoint")
+        and "the previous checkpoint is intact" in lines["checkpoint"]
+        and "Free disk space" in lines["checkpoint"]
+    )
     assert lines["table"].startswith("REFUSED could not write table") and "table.csv" in lines["table"]
     assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 1
-    assert pd.read_csv(tmp_path / "table.csv")["kpr_loss"].tolist() == [1.5] and "1.5" in (tmp_path / "table.md").read_text()
+    assert (
+        pd.read_csv(tmp_path / "table.csv")["kpr_loss"].tolist() == [1.5]
+        and "1.5" in (tmp_path / "table.md").read_text()
+    )
     assert not list(tmp_path.glob("*.tmp"))
 
 
@@ -138,7 +160,9 @@ def test_a_study_run_again_with_the_same_out_dir_reuses_its_finished_runs(tmp_pa
     written = {path: path.stat().st_mtime_ns for path in checkpoints}
     first_table = (out_dir / "table.csv").read_text()
     run()
-    assert {path: path.stat().st_mtime_ns for path in checkpoints} == written, "a finished configuration was trained again"
+    assert {path: path.stat().st_mtime_ns for path in checkpoints} == written, (
+        "a finished configuration was trained again"
+    )
     assert (out_dir / "table.csv").read_text() == first_table
 
 
@@ -152,14 +176,22 @@ def test_empty_silhouettes_and_zero_scale_cameras_give_finite_losses_and_gradien
         value = loss_function(points, silhouettes, has_silhouette)
         value.backward()
         assert torch.isfinite(value) and value > 0 and torch.isfinite(points.grad).all()
-    assert torch.isclose(mesh_reprojection_loss(points, silhouettes, has_silhouette), mesh_reprojection_loss_dense(points, silhouettes, has_silhouette), rtol=1e-4)
+    assert torch.isclose(
+        mesh_reprojection_loss(points, silhouettes, has_silhouette),
+        mesh_reprojection_loss_dense(points, silhouettes, has_silhouette),
+        rtol=1e-4,
+    )
 
 
 def test_the_gradient_penalty_is_finite_where_the_critic_is_flat():
     critic = KCSCritic()
     for parameter in critic.parameters():
         torch.nn.init.zeros_(parameter)  # zero gradient w.r.t. every input: ‖∇D‖ = 0
-    body = BodyForCritic(joints=torch.zeros(4, 14, 3), rotations=torch.eye(3).expand(4, 23, 3, 3).clone(), betas=torch.zeros(4, 10))
+    body = BodyForCritic(
+        joints=torch.zeros(4, 14, 3), rotations=torch.eye(3).expand(4, 23, 3, 3).clone(), betas=torch.zeros(4, 10)
+    )
     penalty = gradient_penalty(critic, body)
     penalty.backward()
-    assert torch.isfinite(penalty) and all(torch.isfinite(parameter.grad).all() for parameter in critic.parameters() if parameter.grad is not None)
+    assert torch.isfinite(penalty) and all(
+        torch.isfinite(parameter.grad).all() for parameter in critic.parameters() if parameter.grad is not None
+    )

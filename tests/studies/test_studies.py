@@ -33,14 +33,30 @@ def test_unknown_presets_and_wrong_types_stop_with_the_valid_choices(tmp_path):
     with pytest.raises(ParameterError, match="DEVICE must be"):
         resolve_settings("02_lsp_ablation", DEVICE="gpu")
     settings = resolve_settings("02_lsp_ablation", PRESET="cpu", EPOCHS=4, OUT_DIR=str(tmp_path))
-    assert settings.preset.epochs_lsp == 4 and settings.preset.backbone == PRESETS["cpu"].backbone and settings.out_dir == tmp_path
+    assert (
+        settings.preset.epochs_lsp == 4
+        and settings.preset.backbone == PRESETS["cpu"].backbone
+        and settings.out_dir == tmp_path
+    )
 
 
 def test_the_paper_preset_holds_the_authors_settings():
     paper = PRESETS["paper"]
-    assert (paper.backbone, paper.image_size, paper.batch_size, paper.epochs_lsp, paper.epochs_lspet) == ("resnet50", 224, 8, 120, 120)
+    assert (paper.backbone, paper.image_size, paper.batch_size, paper.epochs_lsp, paper.epochs_lspet) == (
+        "resnet50",
+        224,
+        8,
+        120,
+        120,
+    )
     defaults = TrainConfig(data_root=".", out_dir=".")
-    assert (defaults.w_kpr, defaults.w_mr, defaults.w_critic, defaults.lr_generator, defaults.lr_critic) == (60.0, 0.001, 0.01, 1e-4, 5e-4)
+    assert (defaults.w_kpr, defaults.w_mr, defaults.w_critic, defaults.lr_generator, defaults.lr_critic) == (
+        60.0,
+        0.001,
+        0.01,
+        1e-4,
+        5e-4,
+    )
 
 
 def test_the_mesh_loss_weight_schedule_ramps_then_stays():
@@ -54,7 +70,9 @@ def test_the_mesh_loss_weight_schedule_ramps_then_stays():
 def test_notebooks_are_stored_without_outputs_and_have_a_parameters_cell(path):
     notebook = nbformat.read(path, as_version=4)
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    assert all(cell.outputs == [] and cell.execution_count is None for cell in code_cells), "clear the outputs before committing"
+    assert all(cell.outputs == [] and cell.execution_count is None for cell in code_cells), (
+        "clear the outputs before committing"
+    )
     parameters = [cell for cell in code_cells if "parameters" in cell.metadata.get("tags", [])]
     assert len(parameters) == 1
     if path.stem != "04_browse":  # the study notebooks share the full parameter set
@@ -71,8 +89,23 @@ def test_a_notebook_run_by_papermill_writes_its_table_and_provenance(tmp_path):
         cwd=str(REPOSITORY_ROOT / "notebooks"),
     )
     table = pd.read_csv(out_dir / "table.csv")
-    assert len(table) == 7 and list(table["losses"][:3]) == ["KPR only", "MR only", "combined"] and "(extra)" in table["losses"].iloc[-1]
-    for column in ("critic", "losses", "kpr_loss", "mr_loss", "pck_0.2", "silhouette_iou", "mpjpe_mm", "joints_outside_limits_pct", "paper_kpr_loss", "paper_mr_loss"):
+    assert (
+        len(table) == 7
+        and list(table["losses"][:3]) == ["KPR only", "MR only", "combined"]
+        and "(extra)" in table["losses"].iloc[-1]
+    )
+    for column in (
+        "critic",
+        "losses",
+        "kpr_loss",
+        "mr_loss",
+        "pck_0.2",
+        "silhouette_iou",
+        "mpjpe_mm",
+        "joints_outside_limits_pct",
+        "paper_kpr_loss",
+        "paper_mr_loss",
+    ):
         assert column in table.columns, column
     assert table["paper_kpr_loss"].iloc[:6].notna().all() and pd.isna(table["paper_kpr_loss"].iloc[6])
     assert (out_dir / "table.md").read_text().startswith("| critic")
@@ -80,11 +113,22 @@ def test_a_notebook_run_by_papermill_writes_its_table_and_provenance(tmp_path):
     assert provenance["preset"]["name"] == "smoke" and provenance["parameters"]["SEED"] == 3
     assert len(provenance["body_model"]["sha256"]) == 64 and provenance["data"]["kind"] == "generated"
     assert provenance["train_seconds_all_configurations"] > 0
-    ramp = [row for row in provenance["configurations"] if row["w_mr_ramp_fraction"] > 0]  # the notebook's CRITIC and W_MR_RAMP_FRACTION, as run
-    assert len(provenance["configurations"]) == 7 and len(ramp) == 1 and ramp[0]["w_mr_ramp_fraction"] == 0.5 and ramp[0]["critic"] == "with_rotation"
+    ramp = [
+        row for row in provenance["configurations"] if row["w_mr_ramp_fraction"] > 0
+    ]  # the notebook's CRITIC and W_MR_RAMP_FRACTION, as run
+    assert (
+        len(provenance["configurations"]) == 7
+        and len(ramp) == 1
+        and ramp[0]["w_mr_ramp_fraction"] == 0.5
+        and ramp[0]["critic"] == "with_rotation"
+    )
     for key in ("git_commit", "device", "versions", "wall_seconds_this_invocation", "epochs"):
         assert key in provenance
-    assert len(list((out_dir / "losses").glob("*.csv"))) == 7 and (out_dir / "findings.md").is_file() and (out_dir / "table.png").is_file()
+    assert (
+        len(list((out_dir / "losses").glob("*.csv"))) == 7
+        and (out_dir / "findings.md").is_file()
+        and (out_dir / "table.png").is_file()
+    )
 
 
 def test_table_2_adds_a_pretrained_spin_format_checkpoint_as_its_own_row(tmp_path):
@@ -94,7 +138,9 @@ def test_table_2_adds_a_pretrained_spin_format_checkpoint_as_its_own_row(tmp_pat
     from hybridlib.studies import run_lspet_vs_hmr
 
     with pytest.raises(ParameterError, match=r"PRETRAINED_CHECKPOINT .*absent\.pt is not a file"):
-        run_lspet_vs_hmr(resolve_settings("03_lspet_vs_hmr", OUT_DIR=str(tmp_path)), pretrained_checkpoint=tmp_path / "absent.pt")
+        run_lspet_vs_hmr(
+            resolve_settings("03_lspet_vs_hmr", OUT_DIR=str(tmp_path)), pretrained_checkpoint=tmp_path / "absent.pt"
+        )
     checkpoint = tmp_path / "model_checkpoint.pt"
     torch.manual_seed(0)
     torch.save({"model": SpinFormatRegressor().state_dict()}, checkpoint)
@@ -107,8 +153,17 @@ def test_table_2_adds_a_pretrained_spin_format_checkpoint_as_its_own_row(tmp_pat
         cwd=str(REPOSITORY_ROOT / "notebooks"),
     )
     table = pd.read_csv(out_dir / "table.csv")
-    assert list(table["configuration"]) == ["KPR only", "combined", "HMR baseline", "pretrained checkpoint (SPIN format, not trained here)"]
-    assert pd.notna(table["kpr_loss"].iloc[3]) and pd.isna(table["paper_kpr_loss"].iloc[3]) and table["paper_kpr_loss"].iloc[:3].notna().all()
+    assert list(table["configuration"]) == [
+        "KPR only",
+        "combined",
+        "HMR baseline",
+        "pretrained checkpoint (SPIN format, not trained here)",
+    ]
+    assert (
+        pd.notna(table["kpr_loss"].iloc[3])
+        and pd.isna(table["paper_kpr_loss"].iloc[3])
+        and table["paper_kpr_loss"].iloc[:3].notna().all()
+    )
 
 
 def test_the_readme_results_block_is_built_from_the_committed_files():
@@ -119,7 +174,9 @@ def test_the_readme_results_block_is_built_from_the_committed_files():
     assert overfit is not None and f"{table['kpr_loss'].iloc[0]:.3f}" in overfit and "HOLDS" in overfit
     assert study_summary("01_overfit_8_images", "no-such-preset") is None
     readme = (REPOSITORY_ROOT / "README.md").read_text()
-    assert results_section("cpu") in readme, "README's results block is stale: run python -m hybridlib.studies.summary --preset cpu --readme"
+    assert results_section("cpu") in readme, (
+        "README's results block is stale: run python -m hybridlib.studies.summary --preset cpu --readme"
+    )
 
 
 def test_running_mean_averages_the_last_window_steps():
@@ -131,6 +188,8 @@ def test_redrawing_loss_curves_needs_a_known_study(tmp_path):
     settings = resolve_settings("02_lsp_ablation", PRESET="smoke", OUT_DIR=str(tmp_path))
     with pytest.raises(ValueError, match="unknown study 'table_9'"):
         draw_loss_curves("table_9", settings)
-    with pytest.raises(FileNotFoundError, match=r"no loss logs .*kpr_only_without_critic_seed0\.csv.*run the study"):  # nothing is drawn
+    with pytest.raises(
+        FileNotFoundError, match=r"no loss logs .*kpr_only_without_critic_seed0\.csv.*run the study"
+    ):  # nothing is drawn
         draw_loss_curves("02_lsp_ablation", settings)
     assert not (tmp_path / "loss_curves.png").exists()

@@ -31,15 +31,32 @@ def test_two_gloo_processes_match_one_process(generated_root, tmp_path):
     distributed = replace(config, out_dir=str(tmp_path / "ddp"))
     config_file = tmp_path / "ddp.json"
     config_file.write_text(json.dumps(distributed.to_dict()))
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}", "-m", "hybridlib.training", "--config", str(config_file)]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        f"--master_port={_free_port()}",
+        "-m",
+        "hybridlib.training",
+        "--config",
+        str(config_file),
+    ]
+    completed = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"}
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "trained 3 steps" in completed.stdout
 
     single_log, ddp_log = read_loss_log(single.log_path), read_loss_log(distributed.log_path)
     for column in ("loss_kpr", "loss_mr", "loss_adversarial", "loss_critic"):
-        torch.testing.assert_close(torch.from_numpy(ddp_log[column]), torch.from_numpy(single_log[column]), rtol=1e-4, atol=1e-5, msg=column)
-    single_state, ddp_state = load_checkpoint(single.checkpoint_path)["model"], load_checkpoint(distributed.checkpoint_path)["model"]
+        torch.testing.assert_close(
+            torch.from_numpy(ddp_log[column]), torch.from_numpy(single_log[column]), rtol=1e-4, atol=1e-5, msg=column
+        )
+    single_state, ddp_state = (
+        load_checkpoint(single.checkpoint_path)["model"],
+        load_checkpoint(distributed.checkpoint_path)["model"],
+    )
     # Adam divides by the gradient's running magnitude, so a weight whose gradient is ~0 (its
     # sign set by float rounding, which differs between one and two processes) may move by up
     # to lr per step either way; every other weight must agree closely.

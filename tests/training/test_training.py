@@ -27,7 +27,16 @@ def _rows(path):
 
 
 def test_fifty_steps_on_eight_images_halve_the_keypoint_loss(generated_root, tmp_path):
-    config = _config(generated_root, tmp_path / "overfit", max_images=8, batch_size=8, epochs=50, augment=False, critic="none", w_mr=0.0)
+    config = _config(
+        generated_root,
+        tmp_path / "overfit",
+        max_images=8,
+        batch_size=8,
+        epochs=50,
+        augment=False,
+        critic="none",
+        w_mr=0.0,
+    )
     result = train(config)
     assert result.steps == 50
     loss_kpr = read_loss_log(result.log_path)["loss_kpr"]
@@ -35,7 +44,9 @@ def test_fifty_steps_on_eight_images_halve_the_keypoint_loss(generated_root, tmp
 
 
 def test_a_resumed_run_reproduces_an_uninterrupted_one(generated_root, tmp_path):
-    config = _config(generated_root, tmp_path / "straight", critic="with_rotation", w_mr=0.001)  # 20 images → 5 steps per epoch
+    config = _config(
+        generated_root, tmp_path / "straight", critic="with_rotation", w_mr=0.001
+    )  # 20 images → 5 steps per epoch
     straight = train(config)
     assert straight.steps == 10
     interrupted = replace(config, out_dir=str(tmp_path / "resumed"))
@@ -43,7 +54,9 @@ def test_a_resumed_run_reproduces_an_uninterrupted_one(generated_root, tmp_path)
     resumed = train(interrupted)
     assert resumed.steps == 10
     assert _rows(straight.log_path) == _rows(resumed.log_path)
-    for (name, expected), actual in zip(straight.networks.model.state_dict().items(), resumed.networks.model.state_dict().values()):
+    for (name, expected), actual in zip(
+        straight.networks.model.state_dict().items(), resumed.networks.model.state_dict().values()
+    ):
         torch.testing.assert_close(actual, expected, rtol=0, atol=0, msg=name)
     state = load_checkpoint(resumed.checkpoint_path)  # weights_only=True inside
     assert state["step"] == 10 and state["config"]["critic"] == "with_rotation"
@@ -86,14 +99,18 @@ def test_a_nan_in_a_batch_stops_the_run_at_that_step(generated_root, tmp_path, m
 
     monkeypatch.setattr(loop, "collate_samples", collate_with_a_nan)
     config = _config(generated_root, tmp_path / "nan-batch", checkpoint_every=2)
-    with pytest.raises(TrainingDivergedError, match=r"step 3: loss_\w+ = nan is not finite; training stopped.*step 2\) is kept"):
+    with pytest.raises(
+        TrainingDivergedError, match=r"step 3: loss_\w+ = nan is not finite; training stopped.*step 2\) is kept"
+    ):
         train(config)
     assert load_checkpoint(config.checkpoint_path)["step"] == 2
 
 
 def test_a_diverging_learning_rate_stops_with_the_step_and_the_loss(generated_root, tmp_path):
     config = _config(generated_root, tmp_path / "diverging", critic="with_rotation", lr_generator=1e6, max_steps=40)
-    with pytest.raises(TrainingDivergedError, match=r"step \d+: loss_\w+ = (nan|inf|-inf) is not finite.*Lower the learning rates"):
+    with pytest.raises(
+        TrainingDivergedError, match=r"step \d+: loss_\w+ = (nan|inf|-inf) is not finite.*Lower the learning rates"
+    ):
         train(config)
 
 
