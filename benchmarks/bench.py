@@ -3,7 +3,8 @@
     .venv/bin/python -m benchmarks.bench [--repeats 5] [--quick]
 
 Prints one table of ratios with their bars (and the absolute times they came from), then the
-scaling tables, and writes them to ``results/benchmarks/<machine>.csv`` (``<machine>-scaling.csv``).
+scaling tables, and writes them to ``results/benchmarks/<machine>.csv`` (``<machine>-scaling.csv``;
+``results/`` of the workspace folder, :mod:`hybridlib.paths`).
 Absolute times drift on shared machines; the ratios, measured in the same process a few seconds
 apart, are the figures to compare. Data: the ``demo`` preset's generated set (generated on
 first use, ~30 s).
@@ -32,14 +33,11 @@ from benchmarks.timing import median_seconds
 from benchmarks.training_step import mesh_loss_times, mixed_precision_loss_difference, step_parts, step_times
 from hybridlib.body_model import OPEN_BODY_MODEL, OPEN_BODY_MODEL_LITE, BodyModel
 from hybridlib.data import DataConfig, build_dataset, collate_samples
-from hybridlib.geometry import weak_perspective_projection
+from hybridlib.geometry import normalized_to_pixels, weak_perspective_projection
 from hybridlib.losses import mesh_reprojection_loss
-from hybridlib.losses.silhouette import normalized_to_crop_pixels
+from hybridlib.paths import REPOSITORY_ROOT, results_root
 from hybridlib.studies import PRESETS, resolve_settings
-from hybridlib.studies.presets import REPOSITORY_ROOT
 from hybridlib.studies.runner import RunSpec, ensure_data, train_config
-
-RESULTS = REPOSITORY_ROOT / "results" / "benchmarks"
 
 
 def machine_name() -> str:
@@ -78,9 +76,7 @@ def mesh_loss_by_vertex_count(data: Path, repeats: int) -> list[dict[str, object
     ):
         with torch.no_grad():
             vertices = BodyModel(path)(batch.pose[:, :3], batch.pose[:, 3:], batch.betas).vertices[:, ::stride]
-        points = normalized_to_crop_pixels(weak_perspective_projection(vertices, batch.camera), 224).requires_grad_(
-            True
-        )
+        points = normalized_to_pixels(weak_perspective_projection(vertices, batch.camera), 224).requires_grad_(True)
 
         def fast() -> None:
             mesh_reprojection_loss(points, batch.silhouette, batch.has_silhouette, batch.silhouette_nearest).backward()
@@ -233,9 +229,10 @@ def main() -> None:
     )
 
     table = pd.DataFrame(rows)
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    results = results_root() / "benchmarks"  # <workspace>/results/benchmarks (hybridlib.paths)
+    results.mkdir(parents=True, exist_ok=True)
     suffix = "-quick" if args.quick else ""
-    table.to_csv(RESULTS / f"{machine}{suffix}.csv", index=False)
+    table.to_csv(results / f"{machine}{suffix}.csv", index=False)
     print("\n" + table.to_markdown(index=False))
 
     parts = step_parts(data, cpu.backbone, cpu.image_size, repeats)
@@ -245,7 +242,7 @@ def main() -> None:
             for name, seconds in parts.items()
         ]
     )
-    parts_table.to_csv(RESULTS / f"{machine}{suffix}-step-parts.csv", index=False)
+    parts_table.to_csv(results / f"{machine}{suffix}-step-parts.csv", index=False)
     print("\n" + parts_table.to_markdown(index=False))
 
     scaling = mesh_loss_by_vertex_count(data, repeats)
@@ -265,17 +262,22 @@ def main() -> None:
                     }
                 )
     scaling_table = pd.DataFrame(scaling)
-    scaling_table.to_csv(RESULTS / f"{machine}{suffix}-scaling.csv", index=False)
+    scaling_table.to_csv(results / f"{machine}{suffix}-scaling.csv", index=False)
     print("\n" + scaling_table.to_markdown(index=False))
     written = [
-        RESULTS / f"{machine}{suffix}.csv",
-        RESULTS / f"{machine}{suffix}-step-parts.csv",
-        RESULTS / f"{machine}{suffix}-scaling.csv",
+        results / f"{machine}{suffix}.csv",
+        results / f"{machine}{suffix}-step-parts.csv",
+        results / f"{machine}{suffix}-scaling.csv",
     ]
     if not args.quick:
         PERFORMANCE_DOC.write_text(performance_doc(machine, table, parts_table, scaling_table))
         written.append(PERFORMANCE_DOC)
-    print("\nwritten: " + ", ".join(str(path.relative_to(REPOSITORY_ROOT)) for path in written))
+    print("\nwritten: " + ", ".join(_shown(path) for path in written))
+
+
+def _shown(path: Path) -> str:
+    """A written file, relative to the checkout where it is inside it (HYBRIDLIB_HOME may be elsewhere)."""
+    return str(path.relative_to(REPOSITORY_ROOT)) if path.is_relative_to(REPOSITORY_ROOT) else str(path)
 
 
 PERFORMANCE_DOC = REPOSITORY_ROOT / "docs" / "performance.md"

@@ -22,21 +22,16 @@ import torch
 from benchmarks.timing import median_seconds
 from hybridlib.body_model import BodyModel
 from hybridlib.data import AugmentationConfig, DataConfig, build_dataset, collate_samples
-from hybridlib.geometry import weak_perspective_projection
+from hybridlib.data.real_bodies import RealBodySampler
+from hybridlib.geometry import normalized_to_pixels, weak_perspective_projection
 from hybridlib.losses import mesh_reprojection_loss, mesh_reprojection_loss_dense
-from hybridlib.losses.silhouette import normalized_to_crop_pixels
+from hybridlib.losses.adversarial import AdversarialLosses, adversarial_losses
 from hybridlib.models import Encoder
+from hybridlib.models.forward import Networks, build_networks, predict_body
 from hybridlib.training import TrainConfig
-from hybridlib.training.distributed import DistributedContext
-from hybridlib.training.loop import (
-    Networks,
-    RealBodySampler,
-    adam,
-    build_networks,
-    critic_update,
-    generator_losses,
-    predict_body,
-)
+from hybridlib.training.critic_step import critic_update
+from hybridlib.training.generator_step import generator_losses
+from hybridlib.training.loop import adam
 
 
 @dataclass
@@ -44,6 +39,7 @@ class _StepSetup:
     config: TrainConfig
     batch: object
     networks: Networks
+    adversary: AdversarialLosses
     sampler: RealBodySampler
     optimizer_generator: torch.optim.Optimizer
     optimizer_critic: torch.optim.Optimizer
@@ -65,12 +61,12 @@ def _setup(data: Path, backbone: str, image_size: int, batch_size: int) -> _Step
     batch = collate_samples([dataset[index] for index in range(config.batch_size)])
     body_model = BodyModel()
     sampler = RealBodySampler(data / "mosh", body_model, seed=0)
-    networks: Networks = build_networks(config, *sampler.mean_body_pose_and_betas())
-    networks.body_model = body_model
+    networks = build_networks(config.networks, body_model, *sampler.mean_body_pose_and_betas())
     return _StepSetup(
         config,
         batch,
         networks,
+        adversarial_losses(config.critic),
         sampler,
         adam(networks.model.parameters(), config.lr_generator),
         adam(networks.critic.parameters(), config.lr_critic),
@@ -81,12 +77,12 @@ def _setup(data: Path, backbone: str, image_size: int, batch_size: int) -> _Step
 def _training_step(setup: _StepSetup) -> None:
     config, batch, networks = setup.config, setup.batch, setup.networks
     thetas = networks.model(batch.image)
-    loss, _, pred = generator_losses(config, thetas, batch, networks)
+    loss, _, pred = generator_losses(config, thetas, batch, networks, setup.adversary)
     setup.optimizer_generator.zero_grad(set_to_none=True)
     loss.backward()
     setup.optimizer_generator.step()
-    real, mix = setup.sampler.sample(config.batch_size, batch.image.device, DistributedContext())
-    critic_update(config, networks, setup.optimizer_critic, real, pred.body, mix)
+    real, mix = setup.sampler.sample(config.batch_size, batch.image.device)
+    critic_update(networks, setup.adversary, setup.optimizer_critic, real, pred.body, mix)
 
 
 def _encoder_only(setup: _StepSetup) -> None:
@@ -111,7 +107,7 @@ def step_parts(data: Path, backbone: str, image_size: int, repeats: int, batch_s
     with torch.no_grad():
         prediction = predict_body(theta, networks.body_model, image_size)
     vertices_px = prediction.vertices_px.clone().requires_grad_(True)
-    real, mix = setup.sampler.sample(config.batch_size, batch.image.device, DistributedContext())
+    real, mix = setup.sampler.sample(config.batch_size, batch.image.device)
 
     def regressor() -> None:
         networks.model.regressor.zero_grad(set_to_none=True)
@@ -133,7 +129,8 @@ def step_parts(data: Path, backbone: str, image_size: int, repeats: int, batch_s
         "L_mr fast, value + gradient": median_seconds(mesh_loss, repeats=repeats)[0],
         "Adam step (encoder + regressor)": median_seconds(setup.optimizer_generator.step, repeats=repeats)[0],
         "critic step (real bodies, WGAN-GP)": median_seconds(
-            lambda: critic_update(config, networks, setup.optimizer_critic, real, prediction.body, mix), repeats=repeats
+            lambda: critic_update(networks, setup.adversary, setup.optimizer_critic, real, prediction.body, mix),
+            repeats=repeats,
         )[0],
         "full training step": median_seconds(lambda: _training_step(setup), repeats=repeats)[0],
     }
@@ -170,7 +167,7 @@ def mesh_loss_times(data: Path, repeats: int) -> tuple[float, float, float]:
     with torch.no_grad():
         output = body_model(batch.pose[:, :3], batch.pose[:, 3:], batch.betas)
     camera = batch.camera + torch.tensor([0.0, 0.04, -0.03])  # a prediction slightly off
-    points = normalized_to_crop_pixels(weak_perspective_projection(output.vertices, camera), 224).requires_grad_(True)
+    points = normalized_to_pixels(weak_perspective_projection(output.vertices, camera), 224).requires_grad_(True)
 
     def fast() -> torch.Tensor:
         value = mesh_reprojection_loss(points, batch.silhouette, batch.has_silhouette, batch.silhouette_nearest)

@@ -15,9 +15,10 @@ import cv2
 import numpy as np
 import torch
 
-from hybridlib.body_model import SMPL_JOINT_NAMES, BodyModel
-from hybridlib.geometry import NUM_BETAS, NUM_BODY_JOINTS, UPRIGHT_GLOBAL_ORIENT
+from hybridlib.body_model import BodyModel
+from hybridlib.geometry import UPRIGHT_GLOBAL_ORIENT
 from hybridlib.rendering import render_mesh, tile_images, write_image
+from hybridlib.skeleton import NUM_BETAS, NUM_BODY_JOINTS, SMPL_JOINT_NAMES
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Camera projection, rotations and the layout of the 85 regressed parameters Θ.
+"""Camera projection, pixel ↔ normalised coordinates and rotations (the Θ layout: :mod:`hybridlib.skeleton`).
 
 Conventions (as HMR):
 - Weak-perspective camera ``(s, tx, ty)``: ``x_2d = s * (X[..., :2] + [tx, ty])`` gives
@@ -11,66 +11,13 @@ Conventions (as HMR):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import NamedTuple
-
 import numpy as np
 import roma
 import scipy.ndimage
 import torch
 
-NUM_BODY_JOINTS = 23
-NUM_BETAS = 10
-
-
-class ThetaLayout(NamedTuple):
-    """Where each part lives in the 85-d parameter vector Θ (order: camera, global
-    orientation, body pose, shape)."""
-
-    camera: slice = slice(0, 3)  # s, tx, ty
-    global_orient: slice = slice(3, 6)  # axis-angle, radians
-    body_pose: slice = slice(6, 6 + 3 * NUM_BODY_JOINTS)  # 23 × axis-angle, radians
-    betas: slice = slice(6 + 3 * NUM_BODY_JOINTS, 6 + 3 * NUM_BODY_JOINTS + NUM_BETAS)
-
-    @property
-    def size(self) -> int:
-        return self.betas.stop
-
-
-THETA_LAYOUT = ThetaLayout()
-assert THETA_LAYOUT.size == 85
-
 # Global orientation that turns the y-up body model upright in image coordinates (HMR).
 UPRIGHT_GLOBAL_ORIENT = (torch.pi, 0.0, 0.0)
-
-
-@dataclass
-class ThetaParts:
-    """Θ split into named parts: camera (B,3), global_orient (B,3), body_pose (B,69), betas (B,10)."""
-
-    camera: torch.Tensor
-    global_orient: torch.Tensor
-    body_pose: torch.Tensor
-    betas: torch.Tensor
-
-
-def split_theta(theta: torch.Tensor) -> ThetaParts:
-    """Split Θ (B,85) into its parts (views, no copy)."""
-    if theta.shape[-1] != THETA_LAYOUT.size:
-        raise ValueError(
-            f"Θ must have {THETA_LAYOUT.size} entries in its last dimension, got shape {tuple(theta.shape)}"
-        )
-    return ThetaParts(
-        camera=theta[..., THETA_LAYOUT.camera],
-        global_orient=theta[..., THETA_LAYOUT.global_orient],
-        body_pose=theta[..., THETA_LAYOUT.body_pose],
-        betas=theta[..., THETA_LAYOUT.betas],
-    )
-
-
-def join_theta(parts: ThetaParts) -> torch.Tensor:
-    """Inverse of :func:`split_theta`: (B,85)."""
-    return torch.cat([parts.camera, parts.global_orient, parts.body_pose, parts.betas], dim=-1)
 
 
 def weak_perspective_projection(points_3d: torch.Tensor, camera: torch.Tensor) -> torch.Tensor:

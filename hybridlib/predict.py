@@ -26,8 +26,9 @@ from hybridlib.data.dataset import read_image
 from hybridlib.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from hybridlib.evaluation.evaluate import load_trained
 from hybridlib.geometry import normalized_to_pixels
+from hybridlib.models.forward import Networks, predict, resolve_device
 from hybridlib.rendering import draw_keypoints, overlay_mesh, write_image
-from hybridlib.training.loop import Networks, predict_body, resolve_device
+from hybridlib.skeleton import join_theta, split_theta
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -69,8 +70,7 @@ def predict_images(
     for path in tqdm(image_paths, desc="predicting", unit="img", disable=not progress):
         image = read_image(path)
         model_input, side = square_input(image, input_size)
-        theta = networks.model(model_input[None].to(device_))[-1].float()
-        pred = predict_body(theta, networks.body_model, input_size)
+        pred = predict(networks, model_input[None].to(device_))
         # the crop is a uniform scaling of the padded square: same normalised coordinates
         keypoints_px = normalized_to_pixels(pred.keypoints_2d[0], side).cpu().numpy()
         square = np.zeros((side, side, 3), np.uint8)
@@ -79,7 +79,11 @@ def predict_images(
         overlay = draw_keypoints(overlay, keypoints_px, radius=max(2, side // 100))[: image.shape[0], : image.shape[1]]
         results.append(
             ImagePrediction(
-                path, theta[0].cpu().numpy(), keypoints_px, pred.output.keypoints_lsp[0].cpu().numpy(), overlay
+                path,
+                join_theta(pred.parts)[0].cpu().numpy(),
+                keypoints_px,
+                pred.output.keypoints_lsp[0].cpu().numpy(),
+                overlay,
             )
         )
     return results
@@ -89,14 +93,10 @@ def write_predictions(predictions: list[ImagePrediction], out_dir: Path) -> None
     """``<name>.npz`` and ``<name>_overlay.png`` per prediction."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for prediction in predictions:
-        theta = prediction.theta
         np.savez(
             out_dir / f"{prediction.image_path.stem}.npz",
-            theta=theta,
-            camera=theta[0:3],
-            global_orient=theta[3:6],
-            body_pose=theta[6:75],
-            betas=theta[75:85],
+            theta=prediction.theta,
+            **vars(split_theta(prediction.theta)),  # camera, global_orient, body_pose, betas
             keypoints_px=prediction.keypoints_px,
             joints_3d=prediction.joints_3d,
         )

@@ -16,6 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from hybridlib.geometry import normalized_to_pixels
+
 # fillConvexPoly works on fixed-point coordinates with this many fractional bits.
 _SUBPIXEL_BITS = 4
 _SUBPIXEL_SCALE = float(1 << _SUBPIXEL_BITS)
@@ -50,7 +52,7 @@ def project_to_pixels(vertices: np.ndarray, camera: np.ndarray, image_size: int)
     """
     vertices = to_array(vertices).astype(np.float64)
     scale, tx, ty = to_array(camera).astype(np.float64)
-    pixels_xy = (scale * (vertices[:, :2] + (tx, ty)) + 1.0) * (0.5 * image_size)
+    pixels_xy = normalized_to_pixels(scale * (vertices[:, :2] + (tx, ty)), image_size)
     return np.concatenate([pixels_xy, vertices[:, 2:3]], axis=1)
 
 

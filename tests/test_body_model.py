@@ -5,10 +5,8 @@ import torch
 from chumpy_pickles import FakeChumpyCh, write_chumpy_pickle
 
 from hybridlib.body_model import (
-    LSP_JOINT_NAMES,
     OPEN_BODY_MODEL,
     OPEN_BODY_MODEL_LITE,
-    SMPL_JOINT_NAMES,
     BodyModel,
     BodyModelError,
     load_body_model_arrays,
@@ -16,6 +14,7 @@ from hybridlib.body_model import (
 from hybridlib.demo import pose_vector
 from hybridlib.geometry import UPRIGHT_GLOBAL_ORIENT, axis_angle_to_rotation_matrix
 from hybridlib.rendering import face_normals, render_silhouette
+from hybridlib.skeleton import LSP_JOINT_NAMES, SMPL_JOINT_NAMES
 
 MODEL_FILES = [OPEN_BODY_MODEL, OPEN_BODY_MODEL_LITE]
 JOINT = {name: index for index, name in enumerate(SMPL_JOINT_NAMES)}

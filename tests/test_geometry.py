@@ -3,17 +3,14 @@ import math
 import torch
 
 from hybridlib.geometry import (
-    THETA_LAYOUT,
-    ThetaParts,
     axis_angle_to_rotation_matrix,
-    join_theta,
     normalized_to_pixels,
     pixels_to_normalized,
     rotation_matrix_to_axis_angle,
-    split_theta,
     weak_perspective_projection,
     weak_perspective_unprojection,
 )
+from hybridlib.skeleton import THETA_LAYOUT, ThetaParts, join_theta, split_theta
 
 
 def test_theta_layout_is_camera_orient_pose_betas():

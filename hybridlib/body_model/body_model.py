@@ -11,8 +11,9 @@ The forward pass is smplx's linear blend skinning (its ``blend_shapes`` and
 the rest joints come from the joint regressor applied once to the template and the shape
 directions (they are linear in β), the pose blend shapes are skipped when the model has none
 (the open model's ``posedirs`` are all zero), and each vertex is skinned by its blended (3,4)
-transform, applied coordinate by coordinate (with its own backward). ``tests/test_body_model.py`` checks
-values and gradients against ``smplx.SMPL``'s own forward, with and without pose blend shapes.
+transform, applied coordinate by coordinate (autograd does the backward).
+``tests/body_model/test_body_model.py`` checks values and gradients against ``smplx.SMPL``'s own
+forward, with and without pose blend shapes.
 """
 
 from __future__ import annotations
@@ -28,32 +29,15 @@ import torch
 from smplx.lbs import batch_rigid_transform, blend_shapes
 from smplx.utils import Struct
 from smplx.vertex_ids import vertex_ids as SMPLX_VERTEX_IDS
-from torch.autograd.function import once_differentiable
 
-from hybridlib.geometry import NUM_BETAS, NUM_BODY_JOINTS, axis_angle_to_rotation_matrix
+from hybridlib.geometry import axis_angle_to_rotation_matrix
 from hybridlib.safe_pickle import load_smpl_pickle
+from hybridlib.skeleton import LSP_FROM_SMPL_JOINTS, NUM_BETAS, NUM_BODY_JOINTS, NUM_JOINTS, NUM_LSP_KEYPOINTS
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 OPEN_BODY_MODEL = ASSETS_DIR / "open_body_neutral.npz"
 OPEN_BODY_MODEL_LITE = ASSETS_DIR / "open_body_neutral_lite.npz"
 
-NUM_JOINTS = NUM_BODY_JOINTS + 1
-SMPL_JOINT_NAMES = (
-    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
-    "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar",
-    "right_collar", "head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hand", "right_hand",
-)  # fmt: skip
-SMPL_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)
-
-LSP_JOINT_NAMES = (
-    "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle",
-    "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow",
-    "left_wrist", "neck", "head_top",
-)  # fmt: skip
-# The first 13 LSP keypoints are SMPL joints (SMPL's "shoulder" joints are the shoulder
-# balls, its hips the hip-joint centres); the 14th, head top, is a surface vertex.
-LSP_FROM_SMPL_JOINTS = tuple(SMPL_JOINT_NAMES.index(name) for name in LSP_JOINT_NAMES[:-1])
 # Top of the skull on the licensed SMPL mesh (SMPL-Anthropometry's HEAD_TOP landmark).
 SMPL_HEAD_TOP_VERTEX = 412
 SMPL_NUM_VERTICES = 6890
@@ -222,7 +206,7 @@ class BodyModel(torch.nn.Module):
                 f"LSP joint regressor not found: {path}. Pass a (14, {self.num_vertices}) .npy or leave it unset."
             )
         regressor = np.load(path, allow_pickle=False)
-        if regressor.shape != (len(LSP_JOINT_NAMES), self.num_vertices):
+        if regressor.shape != (NUM_LSP_KEYPOINTS, self.num_vertices):
             raise BodyModelError(
                 f"LSP joint regressor {path} has shape {regressor.shape}, expected (14, {self.num_vertices}) for {self.model_path}"
             )
@@ -283,40 +267,17 @@ class BodyModel(torch.nn.Module):
                 smpl.posedirs.shape[0], -1
             )
             shaped = shaped + (pose_feature @ posedirs).reshape(batch_size, -1, 3)
-        return _LinearBlendSkinning.apply(smpl.lbs_weights[vertex_ids], transforms[:, :, :3, :], shaped)
+        return linear_blend_skinning(smpl.lbs_weights[vertex_ids], transforms[:, :, :3, :], shaped)
 
 
-class _LinearBlendSkinning(torch.autograd.Function):
-    """posed (B,n,3) = Σ_k weights[v,k] · transforms[k] (3,4) · [rest_v, 1]: each vertex's blended
-    (3,4) transform in one matmul, then applied coordinate by coordinate with vertices last
-    ((B,3,4,n) and (B,3,n): every product runs over n contiguous values, where a batched matmul
-    of B·n tiny 3×4 matrices spent most of its time per matrix). The backward is hand-written;
-    ``weights`` (n,24) take no gradient."""
-
-    @staticmethod
-    def forward(ctx, weights: torch.Tensor, transforms: torch.Tensor, rest: torch.Tensor) -> torch.Tensor:
-        batch_size, num_joints = transforms.shape[:2]
-        blended = (transforms.reshape(batch_size, num_joints, 12).transpose(1, 2) @ weights.T).reshape(
-            batch_size, 3, 4, -1
-        )  # (B,3,4,n)
-        rest_by_coordinate = rest.transpose(1, 2)  # (B,3,n)
-        posed = (blended[:, :, :3] * rest_by_coordinate[:, None]).sum(dim=2) + blended[:, :, 3]  # (B,3,n)
-        ctx.save_for_backward(weights, blended, rest_by_coordinate)
-        return posed.transpose(1, 2).contiguous()
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_posed: torch.Tensor) -> tuple[None, torch.Tensor | None, torch.Tensor | None]:
-        weights, blended, rest_by_coordinate = ctx.saved_tensors
-        grad_by_coordinate = grad_posed.transpose(1, 2).contiguous()  # (B,3,n)
-        batch_size = grad_by_coordinate.shape[0]
-        grad_transforms = grad_rest = None
-        if ctx.needs_input_grad[1]:
-            homogeneous = torch.cat([rest_by_coordinate, torch.ones_like(rest_by_coordinate[:, :1])], dim=1)  # (B,4,n)
-            grad_blended = (grad_by_coordinate[:, :, None] * homogeneous[:, None]).reshape(
-                batch_size, 12, -1
-            )  # (B,12,n)
-            grad_transforms = (grad_blended @ weights).transpose(1, 2).reshape(batch_size, -1, 3, 4)
-        if ctx.needs_input_grad[2]:
-            grad_rest = (grad_by_coordinate[:, :, None] * blended[:, :, :3]).sum(dim=1).transpose(1, 2)  # (B,n,3)
-        return None, grad_transforms, grad_rest
+def linear_blend_skinning(weights: torch.Tensor, transforms: torch.Tensor, rest: torch.Tensor) -> torch.Tensor:
+    """posed (B,n,3) = Σ_k weights[v,k] · transforms[k] · [rest_v, 1], for skinning weights
+    (n,24), the joints' (B,24,3,4) transforms and rest vertices (B,n,3). Each vertex's blended
+    (3,4) transform comes from one matmul and is applied coordinate by coordinate with the
+    vertices last ((B,3,4,n) and (B,3,n)): every product runs over n contiguous values, where a
+    batched matmul of B·n tiny 3×4 matrices spent most of its time per matrix."""
+    batch_size, num_joints = transforms.shape[:2]
+    blended = (transforms.reshape(batch_size, num_joints, 12).transpose(1, 2) @ weights.T).reshape(batch_size, 3, 4, -1)
+    rest_by_coordinate = rest.transpose(1, 2)  # (B,3,n)
+    posed = (blended[:, :, :3] * rest_by_coordinate[:, None]).sum(dim=2) + blended[:, :, 3]  # (B,3,n)
+    return posed.transpose(1, 2).contiguous()

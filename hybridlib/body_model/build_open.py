@@ -48,7 +48,7 @@ import numpy as np
 import torch
 from scipy.optimize import nnls
 
-from hybridlib.body_model.body_model import SMPL_JOINT_NAMES, SMPL_PARENTS
+from hybridlib.skeleton import SMPL_JOINT_NAMES, SMPL_PARENTS
 
 if TYPE_CHECKING:  # anny is an optional extra, imported only where the build needs it
     import anny

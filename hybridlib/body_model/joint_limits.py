@@ -27,10 +27,9 @@ import numpy as np
 import roma
 import torch
 
-from hybridlib.body_model.body_model import SMPL_JOINT_NAMES
+from hybridlib.skeleton import BODY_JOINT_NAMES, mirrored_name
 
 EULER_CONVENTION = "XYZ"
-BODY_JOINT_NAMES = SMPL_JOINT_NAMES[1:]  # the 23 joints of the body pose (no pelvis)
 
 # Left and central joints: ((x_low, x_high), (y_low, y_high), (z_low, z_high)) in degrees.
 _LIMITS_LEFT_AND_CENTRE_DEG: dict[str, tuple[tuple[float, float], ...]] = {
@@ -72,11 +71,7 @@ JOINT_LIMITS_DEG = _limits_table()
 
 def mirror_joint_index(name: str) -> int:
     """Index (0..22) in the body pose of the left/right counterpart of a body joint (itself if central)."""
-    if name.startswith("left_"):
-        name = "right_" + name[len("left_") :]
-    elif name.startswith("right_"):
-        name = "left_" + name[len("right_") :]
-    return BODY_JOINT_NAMES.index(name)
+    return BODY_JOINT_NAMES.index(mirrored_name(name))
 
 
 def euler_to_body_pose(euler_deg: np.ndarray) -> np.ndarray:

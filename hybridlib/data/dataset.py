@@ -32,13 +32,13 @@ import torch
 from PIL import Image
 
 from hybridlib.data.errors import DATA_HINT, DatasetFormatError
+from hybridlib.data.folders import LSP_FOLDER, LSPET_FOLDER, UP_S1H_FOLDER
 from hybridlib.data.lsp import KeypointSet, read_lsp, read_lspet
 from hybridlib.data.transforms import AugmentationConfig, crop_sample
 from hybridlib.data.truth import TRUTH_FILE_NAME, Truth3D, read_truth_3d
 from hybridlib.data.up_s1h import find_silhouettes, read_silhouette
 from hybridlib.geometry import nearest_foreground_indices
-
-LSP_FOLDER, LSPET_FOLDER, UP_S1H_FOLDER, MOSH_FOLDER = "lsp", "lsp_ext", "up-s1h", "mosh"
+from hybridlib.skeleton import NUM_BETAS, NUM_JOINTS, NUM_LSP_KEYPOINTS
 
 
 @dataclass
@@ -112,9 +112,9 @@ def collate_samples(samples: list[Sample]) -> Batch:
         silhouette=stacked("silhouette", (size, size), torch.bool),
         silhouette_nearest=stacked("silhouette_nearest", (2, size, size), torch.int16),
         has_silhouette=torch.tensor([s.has_silhouette for s in samples]),
-        pose=stacked("pose", (72,), torch.float32),
-        betas=stacked("betas", (10,), torch.float32),
-        joints_3d=stacked("joints_3d", (14, 3), torch.float32),
+        pose=stacked("pose", (3 * NUM_JOINTS,), torch.float32),
+        betas=stacked("betas", (NUM_BETAS,), torch.float32),
+        joints_3d=stacked("joints_3d", (NUM_LSP_KEYPOINTS, 3), torch.float32),
         camera=stacked("camera", (3,), torch.float32),
         has_3d=torch.tensor([s.has_3d for s in samples]),
         image_paths=[s.image_path for s in samples],

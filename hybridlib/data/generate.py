@@ -48,12 +48,13 @@ from tqdm import tqdm
 
 from hybridlib.atomic_write import atomic_write
 from hybridlib.body_model import BodyModel
-from hybridlib.body_model.body_model import SMPL_JOINT_NAMES
 from hybridlib.data.backgrounds import cluttered_background
+from hybridlib.data.folders import KEYPOINT_SET_FOLDERS, MOSH_FOLDER, UP_S1H_FOLDER, UP_S1H_SUBFOLDERS
 from hybridlib.data.lsp import MATLAB_PIXEL_OFFSET, image_name
 from hybridlib.data.pose_sampler import PoseSamplerConfig, sample_poses
 from hybridlib.data.up_s1h import silhouette_path
 from hybridlib.rendering import FaceRaster, Lighting, project_to_pixels, rasterise_faces, render_mesh_premultiplied
+from hybridlib.skeleton import SMPL_JOINT_NAMES
 
 # Body parts (SMPL joint indices, i.e. skinning segments) that a keypoint may be seen
 # through: the segments meeting at it. Any other part in front of it occludes it.
@@ -116,12 +117,11 @@ SMALL_PROFILE = {"lsp": 16, "lspet": 16, "mosh": 200}
 class _Layout:
     name: str  # "lsp" / "lspet"
     folder: str  # DIR/<folder>
-    up_folder_layout: str  # layout key of hybridlib.data.up_s1h
     stream: int  # random stream id
     silhouette_channels: int
 
 
-_LAYOUTS = (_Layout("lsp", "lsp", "lsp", 1, 1), _Layout("lspet", "lsp_ext", "lspet", 2, 3))
+_LAYOUTS = (_Layout("lsp", KEYPOINT_SET_FOLDERS["lsp"], 1, 1), _Layout("lspet", KEYPOINT_SET_FOLDERS["lspet"], 2, 3))
 _MOSH_STREAM = 3
 
 
@@ -265,7 +265,7 @@ def _render_chunk(task: dict) -> dict:
             silhouette = np.where(coverage >= 0.5, np.uint8(255), np.uint8(0))
             if layout.silhouette_channels == 3:
                 silhouette = np.repeat(silhouette[..., None], 3, axis=2)
-            path = silhouette_path(out_dir / "up-s1h", layout.up_folder_layout, image_path)
+            path = silhouette_path(out_dir / UP_S1H_FOLDER, layout.name, image_path)
             if not cv2.imwrite(str(path), silhouette):
                 raise OSError(f"could not write {path}: check free disk space and permissions")
 
@@ -323,7 +323,7 @@ def _write_joints_mat(
 
 def _write_mosh(out_dir: Path, config: GeneratorConfig) -> list[Path]:
     """MoSh-style pickles (protocol 2): one 'subject' (one β) per file of poses."""
-    mosh_dir = out_dir / "mosh"
+    mosh_dir = out_dir / MOSH_FOLDER
     mosh_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([config.seed, _MOSH_STREAM])
     poses = sample_poses(config.mosh, rng, config.pose_sampler)
@@ -377,9 +377,7 @@ def generate_dataset(
     (cache_dir / "config.json").write_text(config_json)
     for layout in _LAYOUTS:
         (out_dir / layout.folder / "images").mkdir(parents=True, exist_ok=True)
-        (out_dir / "up-s1h" / "data" / ("lsp" if layout.name == "lsp" else "lsp_extended")).mkdir(
-            parents=True, exist_ok=True
-        )
+        (out_dir / UP_S1H_FOLDER / UP_S1H_SUBFOLDERS[layout.name]).mkdir(parents=True, exist_ok=True)
 
     tasks = [
         task

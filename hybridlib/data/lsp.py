@@ -32,20 +32,27 @@ import scipy.io
 from PIL import Image
 
 from hybridlib.data.errors import DATA_HINT, DatasetFormatError
+from hybridlib.data.folders import LSP_FOLDER, LSPET_FOLDER
+from hybridlib.skeleton import NUM_LSP_KEYPOINTS
 
-NUM_KEYPOINTS = 14
 MATLAB_PIXEL_OFFSET = 0.5
 
 Layout = Literal["lsp", "lspet"]
 _LAYOUTS: dict[str, dict] = {
     # joints array axes, image-name digits, whether flag 1 means visible
-    "lsp": {"shape": "3×14×N", "name_digits": 4, "flag_means_visible": False, "reader": "read_lsp", "folder": "lsp"},
+    "lsp": {
+        "shape": "3×14×N",
+        "name_digits": 4,
+        "flag_means_visible": False,
+        "reader": "read_lsp",
+        "folder": LSP_FOLDER,
+    },
     "lspet": {
         "shape": "14×3×N",
         "name_digits": 5,
         "flag_means_visible": True,
         "reader": "read_lspet",
-        "folder": "lsp_ext",
+        "folder": LSPET_FOLDER,
     },
 }
 
@@ -99,12 +106,12 @@ def read_joints_mat(path: Path, layout: Layout) -> tuple[np.ndarray, np.ndarray]
     joints = np.asarray(contents["joints"], dtype=np.float64)
 
     if layout == "lsp":
-        expected_ok = joints.ndim == 3 and joints.shape[:2] == (3, NUM_KEYPOINTS)
-        transposed = joints.ndim == 3 and joints.shape[:2] == (NUM_KEYPOINTS, 3)
+        expected_ok = joints.ndim == 3 and joints.shape[:2] == (3, NUM_LSP_KEYPOINTS)
+        transposed = joints.ndim == 3 and joints.shape[:2] == (NUM_LSP_KEYPOINTS, 3)
         per_image = joints.transpose(2, 1, 0) if expected_ok else None  # (N,14,3)
     else:
-        expected_ok = joints.ndim == 3 and joints.shape[:2] == (NUM_KEYPOINTS, 3)
-        transposed = joints.ndim == 3 and joints.shape[:2] == (3, NUM_KEYPOINTS)
+        expected_ok = joints.ndim == 3 and joints.shape[:2] == (NUM_LSP_KEYPOINTS, 3)
+        transposed = joints.ndim == 3 and joints.shape[:2] == (3, NUM_LSP_KEYPOINTS)
         per_image = joints.transpose(2, 0, 1) if expected_ok else None
     if not expected_ok:
         other = "lspet" if layout == "lsp" else "lsp"

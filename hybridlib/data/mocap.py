@@ -22,10 +22,10 @@ import numpy as np
 
 from hybridlib.data.errors import DATA_HINT, DatasetFormatError
 from hybridlib.safe_pickle import load_numpy_pickle
+from hybridlib.skeleton import NUM_BETAS, NUM_JOINTS
 
-SMPL_POSE_SIZE = 72
+SMPL_POSE_SIZE = 3 * NUM_JOINTS
 AMASS_BODY_POSE_SIZE = 66  # global orientation + 21 body joints
-NUM_BETAS = 10
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,9 @@ import numpy as np
 import roma
 import torch
 
-from hybridlib.body_model.joint_limits import BODY_JOINT_NAMES, JOINT_LIMITS_DEG, euler_to_body_pose, mirror_joint_index
-from hybridlib.geometry import NUM_BETAS, UPRIGHT_GLOBAL_ORIENT
+from hybridlib.body_model.joint_limits import JOINT_LIMITS_DEG, euler_to_body_pose, mirror_joint_index
+from hybridlib.geometry import UPRIGHT_GLOBAL_ORIENT
+from hybridlib.skeleton import BODY_JOINT_NAMES, NUM_BETAS
 
 # Archetypes in ANATOMICAL degrees: right-side joints are written like left-side ones
 # (hip flexion −, abduction +, elbow flexion −, …) and mirrored into SMPL's axes on use.

@@ -6,7 +6,7 @@ Crop: the box of the visible keypoints is centred and its longest side scaled to
 ``scale_jitter`` ([0.8, 1.23] as the authors); the centre is shifted by up to
 ±``translation_jitter_px`` (20 px at 224, scaled with the output size). Horizontal flipping
 is optional and OFF by default; when on, half the crops are mirrored and the left/right
-joints swapped (:data:`LSP_FLIP_PERMUTATION`). Keypoints that leave the crop are marked
+joints swapped (:data:`hybridlib.skeleton.LSP_FLIP_PERMUTATION`). Keypoints that leave the crop are marked
 invisible. Images are ImageNet-normalised.
 """
 
@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from hybridlib.geometry import pixels_to_normalized
+from hybridlib.skeleton import LSP_FLIP_PERMUTATION
+
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
-# LSP order: R ankle, R knee, R hip, L hip, L knee, L ankle, R wrist, R elbow, R shoulder,
-# L shoulder, L elbow, L wrist, neck, head top → the index of each joint's mirror image.
-LSP_FLIP_PERMUTATION = (5, 4, 3, 2, 1, 0, 11, 10, 9, 8, 7, 6, 12, 13)
 REFERENCE_SIZE = 224
 
 
@@ -107,7 +107,7 @@ def crop_sample(
     keypoints_out = keypoints_px @ affine[:, :2].T + affine[:, 2]
     visible_out = visible & (keypoints_out >= 0).all(axis=1) & (keypoints_out < config.image_size).all(axis=1)
     keypoints_2d = np.concatenate(
-        [keypoints_out / (config.image_size / 2.0) - 1.0, visible_out[:, None]], axis=1
+        [pixels_to_normalized(keypoints_out, config.image_size), visible_out[:, None]], axis=1
     ).astype(np.float32)
     if affine[0, 0] < 0:  # mirrored: the person's left is now on the right
         keypoints_2d = keypoints_2d[list(LSP_FLIP_PERMUTATION)]

@@ -17,12 +17,13 @@ import numpy as np
 
 from hybridlib.data.errors import DatasetFormatError
 from hybridlib.data.lsp import Layout
+from hybridlib.skeleton import NUM_BETAS, NUM_JOINTS, NUM_LSP_KEYPOINTS
 
 TRUTH_FILE_NAME = "truth_3d.npz"
 _SHAPES = {
-    "pose": (72,),
-    "betas": (10,),
-    "joints_3d": (14, 3),
+    "pose": (3 * NUM_JOINTS,),
+    "betas": (NUM_BETAS,),
+    "joints_3d": (NUM_LSP_KEYPOINTS, 3),
     "pixels_per_metre": (),
     "offset_px": (2,),
     "image_size": (2,),

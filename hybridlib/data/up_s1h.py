@@ -19,14 +19,13 @@ import numpy as np
 from PIL import Image
 
 from hybridlib.data.errors import DatasetFormatError
+from hybridlib.data.folders import UP_S1H_SUBFOLDERS
 from hybridlib.data.lsp import KeypointSet, Layout
-
-_UP_FOLDERS: dict[str, str] = {"lsp": "lsp", "lspet": "lsp_extended"}
 
 
 def silhouette_path(up_root: str | Path, layout: Layout, image_path: str | Path) -> Path:
     """Where UP-S1h keeps the silhouette of an LSP/LSPET image (imNNNN.jpg → imNNNN_segmentation.png)."""
-    return Path(up_root) / "data" / _UP_FOLDERS[layout] / f"{Path(image_path).stem}_segmentation.png"
+    return Path(up_root) / UP_S1H_SUBFOLDERS[layout] / f"{Path(image_path).stem}_segmentation.png"
 
 
 def read_silhouette(path: str | Path, image_size: tuple[int, int] | None = None) -> np.ndarray:

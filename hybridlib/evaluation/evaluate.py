@@ -22,10 +22,12 @@ from hybridlib.data import AugmentationConfig, DataConfig, build_dataset, collat
 from hybridlib.evaluation import metrics
 from hybridlib.losses.keypoints import keypoint_reprojection_loss_per_sample
 from hybridlib.losses.silhouette import mesh_reprojection_loss_per_sample, reference_pixel_scale
+from hybridlib.losses.weights import W_KPR, W_MR
+from hybridlib.models.forward import Networks, build_networks, predict, resolve_device
 from hybridlib.models.spin_format import load_spin_checkpoint
+from hybridlib.skeleton import NUM_BETAS, NUM_BODY_JOINTS
 from hybridlib.training.checkpoint import load_checkpoint
 from hybridlib.training.config import TrainConfig
-from hybridlib.training.loop import Networks, build_networks, predict_body, resolve_device
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,8 @@ class EvaluationConfig:
     """Loss weights for the validation losses (the authors'), batching, device, an optional
     cap on the number of test images (smoke runs)."""
 
-    w_kpr: float = 60.0
-    w_mr: float = 0.001
+    w_kpr: float = W_KPR
+    w_mr: float = W_MR
     batch_size: int = 16
     num_workers: int = 0
     device: str = "auto"
@@ -63,9 +65,7 @@ def evaluate(
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=config.batch_size, num_workers=config.num_workers, collate_fn=collate_samples
     )
-    rest = networks.body_model(
-        torch.zeros(1, 3, device=device), torch.zeros(1, 69, device=device), torch.zeros(1, 10, device=device)
-    )
+    rest = networks.body_model(*(torch.zeros(1, size, device=device) for size in (3, 3 * NUM_BODY_JOINTS, NUM_BETAS)))
     reference_skeleton = rest.keypoints_lsp[0]
 
     collected: dict[str, list[torch.Tensor]] = {
@@ -73,8 +73,7 @@ def evaluate(
     }
     for batch in tqdm(loader, desc="evaluating", unit="batch", disable=not config.progress):
         batch = batch.to(device)
-        theta = networks.model(batch.image)[-1].float()
-        pred = predict_body(theta, networks.body_model, batch.image.shape[-1])
+        pred = predict(networks, batch.image)
         parts, output = pred.parts, pred.output
         collected["kpr"].append(keypoint_reprojection_loss_per_sample(pred.keypoints_2d, batch.keypoints_2d))
         mesh_losses = mesh_reprojection_loss_per_sample(
@@ -120,7 +119,7 @@ def load_trained(checkpoint_path: str | Path) -> tuple[Networks, TrainConfig, in
     it); returns them, the run's configuration and its step count."""
     state = load_checkpoint(checkpoint_path)
     config = replace(TrainConfig.from_dict(state["config"]), pretrained=False)
-    networks = build_networks(config)
+    networks = build_networks(config.networks, BodyModel(config.body_model))
     try:
         networks.model.load_state_dict(state["model"])
         if networks.critic is not None and state.get("critic") is not None:

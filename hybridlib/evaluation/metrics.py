@@ -7,14 +7,13 @@ and average them as they need.
 from __future__ import annotations
 
 import numpy as np
+import roma
 import torch
 
 from hybridlib.body_model.joint_limits import joints_outside_limits
-from hybridlib.models.critic import LSP_BONES
 from hybridlib.rendering import render_silhouette
+from hybridlib.skeleton import LEFT_HIP, LEFT_SHOULDER, LSP_BONES, RIGHT_HIP
 
-# LSP indices used for normalisation and alignment
-RIGHT_HIP, LEFT_HIP, LEFT_SHOULDER = 2, 3, 9
 PCK_THRESHOLD = 0.2
 
 
@@ -82,16 +81,10 @@ def mpjpe_mm(pred_joints: torch.Tensor, gt_joints: torch.Tensor) -> torch.Tensor
 
 
 def procrustes_align(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The similarity transform (scale, rotation, translation) of source (B,N,3) closest to target, applied."""
-    source_mean, target_mean = source.mean(dim=1, keepdim=True), target.mean(dim=1, keepdim=True)
-    centred_source, centred_target = source - source_mean, target - target_mean
-    covariance = centred_source.transpose(1, 2) @ centred_target  # (B,3,3)
-    u, singular, vh = torch.linalg.svd(covariance)
-    sign = torch.sign(torch.linalg.det(u @ vh))
-    correction = torch.diag_embed(torch.stack([torch.ones_like(sign), torch.ones_like(sign), sign], dim=1))
-    rotation = u @ correction @ vh  # applied to row vectors: x @ rotation
-    scale = (singular * torch.diagonal(correction, dim1=1, dim2=2)).sum(dim=1) / centred_source.pow(2).sum(dim=(1, 2))
-    return scale[:, None, None] * centred_source @ rotation + target_mean
+    """source (B,N,3) moved by the similarity transform (scale, rotation, translation) that brings
+    it closest to target (B,N,3) in the least-squares sense (Umeyama, via roma)."""
+    rotation, translation, scale = roma.rigid_points_registration(source, target, compute_scaling=True)
+    return scale[:, None, None] * source @ rotation.transpose(1, 2) + translation[:, None]
 
 
 def pa_mpjpe_mm(pred_joints: torch.Tensor, gt_joints: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,7 @@ Critic scores are (B, streams); every stream is one critic, and their losses are
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import dataclass, fields
 
 import torch
 
@@ -85,3 +85,33 @@ def lsgan_discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tenso
 def lsgan_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     """HMR: Σ_streams mean (D(fake) − 1)²."""
     return (fake_scores - 1.0).pow(2).mean(dim=0).sum()
+
+
+def lsgan_critic_loss(
+    critic: Callable[[BodyForCritic], torch.Tensor], real: BodyForCritic, fake: BodyForCritic, mix: torch.Tensor
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """HMR's discriminator loss on real and (detached) fake bodies, in the form of
+    :func:`wgan_gp_critic_loss` (``mix`` is unused: no gradient penalty)."""
+    fake = BodyForCritic(**{item.name: getattr(fake, item.name).detach() for item in fields(BodyForCritic)})
+    return lsgan_discriminator_loss(critic(real), critic(fake)), {}
+
+
+@dataclass(frozen=True)
+class AdversarialLosses:
+    """The pair of losses a critic kind is trained with: ``generator(fake_scores)`` and
+    ``critic(critic, real, fake, mix) -> (loss, logs)``."""
+
+    generator: Callable[[torch.Tensor], torch.Tensor]
+    critic: Callable[..., tuple[torch.Tensor, dict[str, float]]]
+
+
+def adversarial_losses(critic_kind: str) -> AdversarialLosses | None:
+    """The one place a critic kind picks its losses: "none" → None; "hmr" (HMR's discriminator)
+    → least squares; the KCS critics ("without_rotation", "with_rotation") → WGAN-GP."""
+    if critic_kind == "none":
+        return None
+    if critic_kind == "hmr":
+        return AdversarialLosses(generator=lsgan_generator_loss, critic=lsgan_critic_loss)
+    if critic_kind in ("without_rotation", "with_rotation"):
+        return AdversarialLosses(generator=wgan_generator_loss, critic=wgan_gp_critic_loss)
+    raise ValueError(f"critic must be 'none', 'without_rotation', 'with_rotation' or 'hmr', got {critic_kind!r}")

@@ -44,11 +44,6 @@ def reference_pixel_scale(image_size: int) -> float:
     return (REFERENCE_CROP_SIZE / image_size) ** 2
 
 
-def normalized_to_crop_pixels(points_2d: torch.Tensor, image_size: int) -> torch.Tensor:
-    """Normalised coordinates [−1, 1] → continuous crop pixels [0, image_size]."""
-    return (points_2d + 1.0) * (0.5 * image_size)
-
-
 def foreground_pixel_centres(silhouette: torch.Tensor) -> torch.Tensor:
     """(N,2) x, y pixel centres of a (S,S) bool silhouette's foreground, float32."""
     rows, columns = torch.nonzero(silhouette, as_tuple=True)

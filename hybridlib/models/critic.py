@@ -15,24 +15,15 @@ import torch
 from torch import nn
 
 from hybridlib.body_model.body_model import BodyModelOutput
-from hybridlib.geometry import NUM_BETAS, NUM_BODY_JOINTS
+from hybridlib.skeleton import LSP_BONES, NUM_BETAS, NUM_BODY_JOINTS, NUM_LSP_KEYPOINTS
 
 CriticVariant = Literal["none", "without_rotation", "with_rotation"]
-
-# The 13 bones of the 14 LSP keypoints (a tree), as in the authors' code: legs, arms, the
-# trunk sides (hip to shoulder), shoulders to neck, neck to head top.
-LSP_BONES: tuple[tuple[int, int], ...] = (
-    (0, 1), (1, 2), (3, 4), (4, 5),  # right shin, right thigh, left thigh, left shin
-    (6, 7), (7, 8), (9, 10), (10, 11),  # right forearm, right upper arm, left upper arm, left forearm
-    (2, 8), (3, 9), (8, 12), (9, 12), (12, 13),  # trunk sides, shoulders, head
-)  # fmt: skip
-NUM_LSP_JOINTS = 14
 
 
 def bone_incidence_matrix() -> torch.Tensor:
     """C (14,13): column b has −1 at the bone's first joint and +1 at its second, so that the
     bone vectors are B = X·C for joints X (3,14)."""
-    incidence = torch.zeros(NUM_LSP_JOINTS, len(LSP_BONES))
+    incidence = torch.zeros(NUM_LSP_KEYPOINTS, len(LSP_BONES))
     for bone, (start, end) in enumerate(LSP_BONES):
         incidence[start, bone], incidence[end, bone] = -1.0, 1.0
     return incidence
@@ -81,7 +72,7 @@ class KCSCritic(nn.Module):
         self.register_buffer("incidence", bone_incidence_matrix())
         num_bones = len(LSP_BONES)
         self.kcs_stream = nn.Sequential(nn.Linear(num_bones * num_bones, 100), nn.LeakyReLU(0.2))
-        self.joint_stream = nn.Sequential(nn.Linear(NUM_LSP_JOINTS * 3, 100), nn.LeakyReLU(0.2))
+        self.joint_stream = nn.Sequential(nn.Linear(NUM_LSP_KEYPOINTS * 3, 100), nn.LeakyReLU(0.2))
         self.skeleton_head = nn.Linear(200, 1)
         self.shape_stream = _mlp((NUM_BETAS, 10, 5, 1))
         self.rotation_stream = _mlp((NUM_BODY_JOINTS * 9, 300, 100, 1)) if with_rotation else None

@@ -25,10 +25,10 @@ import torch
 import torchvision
 from torch import nn
 
-from hybridlib.geometry import NUM_BETAS, THETA_LAYOUT, rotation_matrix_to_axis_angle
+from hybridlib.geometry import rotation_matrix_to_axis_angle
 from hybridlib.models.regressor import mean_theta
+from hybridlib.skeleton import NUM_BETAS, NUM_JOINTS, THETA_LAYOUT
 
-NUM_ROTATIONS = 24  # global orientation + 23 body joints
 ROTATION_6D = 6
 
 
@@ -65,7 +65,7 @@ class SpinFormatRegressor(nn.Module):
             backbone.layer4,
         )
         feature_dim = 2048
-        pose_dim = NUM_ROTATIONS * ROTATION_6D
+        pose_dim = NUM_JOINTS * ROTATION_6D
         self.fc1 = nn.Linear(feature_dim + pose_dim + NUM_BETAS + 3, 1024)
         self.drop1 = nn.Dropout()
         self.fc2 = nn.Linear(1024, 1024)
@@ -76,9 +76,7 @@ class SpinFormatRegressor(nn.Module):
         self.num_stages = num_stages
         # until a checkpoint is loaded: start from hybridlib's own Θ_0
         start = mean_theta()
-        rotations = torch.cat([start[THETA_LAYOUT.global_orient], start[THETA_LAYOUT.body_pose]]).reshape(
-            NUM_ROTATIONS, 3
-        )
+        rotations = torch.cat([start[THETA_LAYOUT.global_orient], start[THETA_LAYOUT.body_pose]]).reshape(NUM_JOINTS, 3)
         self.register_buffer("init_pose", matrix_to_rotation_6d(roma.rotvec_to_rotmat(rotations)).reshape(1, pose_dim))
         self.register_buffer("init_shape", start[THETA_LAYOUT.betas].reshape(1, NUM_BETAS).clone())
         self.register_buffer("init_cam", start[THETA_LAYOUT.camera].reshape(1, 3).clone())
@@ -102,9 +100,9 @@ class SpinFormatRegressor(nn.Module):
             shape = shape + self.decshape(hidden)
             camera = camera + self.deccam(hidden)
             axis_angles = rotation_matrix_to_axis_angle(
-                rotation_6d_to_matrix(pose.reshape(batch_size, NUM_ROTATIONS, ROTATION_6D))
+                rotation_6d_to_matrix(pose.reshape(batch_size, NUM_JOINTS, ROTATION_6D))
             )
-            stages.append(torch.cat([camera, axis_angles.reshape(batch_size, 3 * NUM_ROTATIONS), shape], dim=1))
+            stages.append(torch.cat([camera, axis_angles.reshape(batch_size, 3 * NUM_JOINTS), shape], dim=1))
         return stages
 
 

@@ -5,7 +5,8 @@
     python -m hybridlib.studies --preset paper --data-dir ~/data/lsp_all --body-model ~/smpl/SMPL_NEUTRAL.pkl
 
 Each notebook is executed into ``<OUT_DIR>/<notebook>.ipynb`` beside the table, figures and
-provenance it writes (OUT_DIR = ``results/<study>/<preset>/`` by default). Finished
+provenance it writes (OUT_DIR = ``results/<study>/<preset>/`` under the workspace folder of
+:mod:`hybridlib.paths` by default: ``HYBRIDLIB_HOME``, else the checkout). Finished
 configurations are reused when a study is run again. ``--redraw-loss-curves`` trains nothing:
 it redraws each study's ``loss_curves.png`` from the loss logs already in its OUT_DIR (the
 notebooks' default CRITIC and W_MR_RAMP_FRACTION).
@@ -15,11 +16,11 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import papermill
 
-from hybridlib.studies.presets import PRESETS, REPOSITORY_ROOT, default_out_dir, resolve_settings
+from hybridlib.paths import REPOSITORY_ROOT
+from hybridlib.studies.presets import PRESETS, default_out_dir, resolve_settings
 from hybridlib.studies.studies import draw_loss_curves
 
 STUDY_NOTEBOOKS = ("01_overfit_8_images", "02_lsp_ablation", "03_lspet_vs_hmr")
@@ -33,6 +34,11 @@ def run_notebooks(
     device: str | None = None,
 ) -> dict[str, float]:
     """Execute the study notebooks; returns {study: wall seconds}."""
+    if not (REPOSITORY_ROOT / "notebooks").is_dir():
+        raise SystemExit(
+            f"no notebooks/ in {REPOSITORY_ROOT}: the study notebooks come with the checkout, not with an installed "
+            "copy; run this from a clone (pip install -e .)"
+        )
     seconds = {}
     for study in studies:
         out_dir = default_out_dir(study, preset)
@@ -91,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     seconds = run_notebooks(args.preset, studies, args.data_dir, args.body_model, args.device)
     print(
         f"done in {sum(seconds.values()):.0f} s. Tables: "
-        + ", ".join(str(Path("results") / study / args.preset / "table.md") for study in studies)
+        + ", ".join(str(default_out_dir(study, args.preset) / "table.md") for study in studies)
     )
 
 

@@ -19,10 +19,12 @@ from hybridlib.data import AugmentationConfig, DataConfig, build_dataset, collat
 from hybridlib.data.preview import draw_sample
 from hybridlib.data.transforms import denormalise_image
 from hybridlib.evaluation.evaluate import load_trained
+from hybridlib.geometry import normalized_to_pixels
 from hybridlib.losses.keypoints import keypoint_reprojection_loss
 from hybridlib.losses.silhouette import mesh_reprojection_loss, reference_pixel_scale
+from hybridlib.losses.weights import W_KPR, W_MR
+from hybridlib.models.forward import Networks, predict
 from hybridlib.rendering import draw_keypoints, overlay_mesh
-from hybridlib.training.loop import Networks, predict_body
 
 SPLITS = ("LSP train", "LSP test", "LSP extended")
 
@@ -49,7 +51,7 @@ def dataset_for(data_dir: Path, split: str, image_size: int = 224) -> torch.util
 @torch.no_grad()
 def render_view(dataset: torch.utils.data.Dataset, index: int, networks: Networks | None = None) -> View:
     """The sample drawn with its labels; with ``networks``, the prediction beside it and the
-    image's weighted losses (w_kpr = 60, w_mr = 0.001, as validated)."""
+    image's weighted losses (the authors' w_kpr and w_mr, as validated)."""
     sample = dataset[index]
     labelled = draw_sample(sample)
     numbers: dict[str, float | str] = {
@@ -61,20 +63,22 @@ def render_view(dataset: torch.utils.data.Dataset, index: int, networks: Network
     batch = collate_samples([sample])
     networks.model.eval()
     image_size = sample.image.shape[-1]
-    pred = predict_body(networks.model(batch.image)[-1], networks.body_model, image_size)
+    pred = predict(networks, batch.image)
     crop = denormalise_image(sample.image.permute(1, 2, 0).numpy())
     predicted = overlay_mesh(crop, pred.output.vertices[0], networks.body_model.faces, pred.parts.camera[0])
-    predicted = draw_keypoints(predicted, (pred.keypoints_2d[0] + 1) * image_size / 2, colour=(255, 255, 0), radius=2)
-    numbers["KPR loss (×60)"] = round(
-        60.0 * keypoint_reprojection_loss(pred.keypoints_2d, batch.keypoints_2d).item(), 4
+    predicted = draw_keypoints(
+        predicted, normalized_to_pixels(pred.keypoints_2d[0], image_size), colour=(255, 255, 0), radius=2
+    )
+    numbers[f"KPR loss (×{W_KPR:g})"] = round(
+        W_KPR * keypoint_reprojection_loss(pred.keypoints_2d, batch.keypoints_2d).item(), 4
     )
     if sample.has_silhouette:
         mesh_loss = mesh_reprojection_loss(
             pred.vertices_px, batch.silhouette, batch.has_silhouette, batch.silhouette_nearest
         )
-        numbers["MR loss (×0.001)"] = round(0.001 * mesh_loss.item() * reference_pixel_scale(image_size), 4)
+        numbers[f"MR loss (×{W_MR:g})"] = round(W_MR * mesh_loss.item() * reference_pixel_scale(image_size), 4)
     else:
-        numbers["MR loss (×0.001)"] = "no silhouette"
+        numbers[f"MR loss (×{W_MR:g})"] = "no silhouette"
     return View(np.concatenate([labelled, predicted], axis=1), numbers)
 
 

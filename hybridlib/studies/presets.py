@@ -11,6 +11,8 @@
 
 A run's data, body model and hyper-parameters come from its preset plus the notebook's
 explicit parameters (DATA_DIR, BODY_MODEL, EPOCHS, DEVICE, SEED, OUT_DIR), nothing else.
+Generated data and default OUT_DIRs live under the workspace folder of :mod:`hybridlib.paths`
+(``HYBRIDLIB_HOME``; by default the checkout).
 """
 
 from __future__ import annotations
@@ -20,8 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hybridlib.body_model import OPEN_BODY_MODEL, OPEN_BODY_MODEL_LITE
-
-REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+from hybridlib.paths import data_root, results_root
 
 
 @dataclass(frozen=True)
@@ -98,13 +99,15 @@ class StudySettings:
 
     study: str
     preset: Preset
-    data_dir: Path | None  # None = generate the preset's stand-in under DATA_CACHE
+    data_dir: Path | None  # None = generate the preset's stand-in: generated_data_dir(preset.generated_data)
     out_dir: Path
     seed: int
     parameters: dict = field(default_factory=dict)
 
 
-DATA_CACHE = REPOSITORY_ROOT / "data"
+def generated_data_dir(data: GeneratedData) -> Path:
+    """Where the generated stand-in of these sizes lives: ``<workspace>/data/<folder_name>``."""
+    return data_root() / data.folder_name
 
 
 def _expect(name: str, value: object, types: tuple[type, ...], description: str) -> None:
@@ -113,8 +116,9 @@ def _expect(name: str, value: object, types: tuple[type, ...], description: str)
 
 
 def default_out_dir(study: str, preset: str) -> Path:
-    """Where a study's table, figures and provenance go unless OUT_DIR says otherwise."""
-    return REPOSITORY_ROOT / "results" / study / preset
+    """Where a study's table, figures and provenance go unless OUT_DIR says otherwise:
+    ``<workspace>/results/<study>/<preset>``."""
+    return results_root() / study / preset
 
 
 def _check_writable(out_dir: Path) -> None:

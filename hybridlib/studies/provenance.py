@@ -13,7 +13,8 @@ from pathlib import Path
 
 import torch
 
-from hybridlib.studies.presets import REPOSITORY_ROOT, StudySettings
+from hybridlib.paths import REPOSITORY_ROOT, in_checkout
+from hybridlib.studies.presets import StudySettings
 
 
 def sha256_of(path: str | Path) -> str:
@@ -26,7 +27,10 @@ def sha256_of(path: str | Path) -> str:
 
 
 def git_commit() -> str:
-    """The repository's HEAD commit, with "+dirty" when tracked files changed; "unknown" outside git."""
+    """The checkout's HEAD commit, with "+dirty" when tracked files changed; "unknown" outside git
+    and for an installed (non-checkout) copy, whose folder may sit inside some other repository."""
+    if not in_checkout():
+        return "unknown"
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=REPOSITORY_ROOT, capture_output=True, text=True, check=True

@@ -4,6 +4,8 @@ interrupted runs), evaluate it, and write the table, loss curves and provenance.
 Checkpoints live under ``runs/<study>/<preset>/<configuration>/`` (not committed); the small
 outputs — ``table.csv``, ``table.md``, figures, per-step ``losses/<configuration>.csv`` and
 ``provenance.json`` — under the study's OUT_DIR (``results/<study>/<preset>/`` by default).
+Both, and the generated data (``data/``), are under the workspace folder of :mod:`hybridlib.paths`
+(``HYBRIDLIB_HOME``; by default the checkout).
 Re-running a study with the same OUT_DIR reuses every finished configuration.
 """
 
@@ -21,12 +23,12 @@ import pandas as pd
 from hybridlib.atomic_write import atomic_write, atomic_write_text
 from hybridlib.data.generate import GeneratorConfig, generate_dataset
 from hybridlib.evaluation import EvaluationConfig, evaluate_checkpoint
-from hybridlib.studies.presets import DATA_CACHE, REPOSITORY_ROOT, StudySettings
+from hybridlib.losses.weights import W_KPR, W_MR
+from hybridlib.models.forward import resolve_device
+from hybridlib.paths import runs_root
+from hybridlib.studies.presets import StudySettings, generated_data_dir
 from hybridlib.studies.provenance import collect_provenance
 from hybridlib.training import TrainConfig, read_loss_log, train
-from hybridlib.training.loop import resolve_device
-
-RUNS_ROOT = REPOSITORY_ROOT / "runs"
 
 
 @dataclass(frozen=True)
@@ -35,8 +37,8 @@ class RunSpec:
 
     label: str
     critic: str = "none"
-    w_kpr: float = 60.0
-    w_mr: float = 0.001
+    w_kpr: float = W_KPR
+    w_mr: float = W_MR
     w_mr_ramp_fraction: float = 0.0
     use_lspet: bool = False
     seed: int = 0
@@ -56,7 +58,7 @@ def ensure_data(settings: StudySettings, progress: bool = True) -> Path:
     if settings.data_dir is not None:
         return settings.data_dir
     data = settings.preset.generated_data
-    folder = DATA_CACHE / data.folder_name
+    folder = generated_data_dir(data)
     if not (folder / "README.md").is_file():  # written last: the set is complete
         generate_dataset(
             folder,
@@ -99,7 +101,7 @@ def train_config(settings: StudySettings, spec: RunSpec, data_dir: Path, progres
     fingerprint = hashlib.sha256(
         json.dumps({**config.to_dict(), "progress": None}, sort_keys=True).encode()
     ).hexdigest()[:8]
-    return replace(config, out_dir=str(RUNS_ROOT / settings.study / preset.name / f"{spec.slug}-{fingerprint}"))
+    return replace(config, out_dir=str(runs_root() / settings.study / preset.name / f"{spec.slug}-{fingerprint}"))
 
 
 def run_configuration(settings: StudySettings, spec: RunSpec, data_dir: Path, progress: bool = True) -> pd.DataFrame:

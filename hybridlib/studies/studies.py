@@ -35,10 +35,10 @@ from hybridlib.evaluation.report import (
     write_findings,
     write_table,
 )
+from hybridlib.models.forward import predict
 from hybridlib.rendering import overlay_mesh, tile_images
 from hybridlib.studies.presets import ParameterError, StudySettings
 from hybridlib.studies.runner import RunSpec, ensure_data, loss_curves, run_study, train_config
-from hybridlib.training.loop import predict_body
 
 CRITIC_LABELS = {"none": "without critic", "with_rotation": "with critic", "without_rotation": "with critic"}
 W_MR_RAMP_FRACTION = 0.5  # the extra Table 1 row: w_mr rises linearly over the first half of training
@@ -56,10 +56,7 @@ class StudyResult:
 
 def running_mean(values: np.ndarray, window: int) -> np.ndarray:
     """Mean of each step's last ``window`` values (fewer at the start), same length as ``values``."""
-    cumulative = np.concatenate([[0.0], np.cumsum(values, dtype=np.float64)])
-    ends = np.arange(1, len(values) + 1)
-    starts = np.maximum(ends - window, 0)
-    return (cumulative[ends] - cumulative[starts]) / (ends - starts)
+    return pd.Series(values, dtype=float).rolling(window, min_periods=1).mean().to_numpy()
 
 
 def _curve_figure(settings: StudySettings, groups: dict[str, list[RunSpec]], path: Path, title: str) -> Path:
@@ -140,7 +137,7 @@ def _overfit_overlays(settings: StudySettings, specs: list[RunSpec], data_dir: P
         batch = collate_samples([dataset[index] for index in range(OVERFIT_IMAGES)])
         networks.model.eval()
         with torch.no_grad():
-            pred = predict_body(networks.model(batch.image)[-1], networks.body_model, config.image_size)
+            pred = predict(networks, batch.image)
         overlays.extend(
             overlay_mesh(denormalise_image(image.permute(1, 2, 0).numpy()), vertices, networks.body_model.faces, camera)
             for image, vertices, camera in zip(batch.image, pred.output.vertices, pred.parts.camera)

@@ -15,7 +15,8 @@ import re
 
 import pandas as pd
 
-from hybridlib.studies.presets import REPOSITORY_ROOT, default_out_dir
+from hybridlib.paths import REPOSITORY_ROOT
+from hybridlib.studies.presets import default_out_dir
 
 SHOWN = {  # study: (key columns, our columns, the paper's columns)
     "01_overfit_8_images": (

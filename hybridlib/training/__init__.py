@@ -1,23 +1,16 @@
-"""Training: one loop for every study, configured by :class:`TrainConfig`."""
+"""Training: one loop for every study (:mod:`~hybridlib.training.loop`), configured by
+:class:`TrainConfig`, around the generator step and the critic step."""
 
 from hybridlib.training.checkpoint import load_checkpoint, save_checkpoint
 from hybridlib.training.config import TrainConfig
-from hybridlib.training.loop import (
-    TrainingDivergedError,
-    TrainResult,
-    build_networks,
-    predict_body,
-    read_loss_log,
-    train,
-)
+from hybridlib.training.loop import TrainingDivergedError, TrainResult, train
+from hybridlib.training.loss_log import read_loss_log
 
 __all__ = [
     "TrainConfig",
     "TrainResult",
     "TrainingDivergedError",
-    "build_networks",
     "load_checkpoint",
-    "predict_body",
     "read_loss_log",
     "save_checkpoint",
     "train",

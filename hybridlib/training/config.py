@@ -15,6 +15,9 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from hybridlib.losses.weights import W_CRITIC, W_KPR, W_MR
+from hybridlib.models.forward import NetworkConfig
+
 CRITICS = ("none", "without_rotation", "with_rotation", "hmr")
 
 
@@ -31,9 +34,9 @@ class TrainConfig:
     pretrained: bool = True
     body_model: str | None = None  # None = the embedded open model
     critic: Literal["none", "without_rotation", "with_rotation", "hmr"] = "with_rotation"
-    w_kpr: float = 60.0
-    w_mr: float = 0.001
-    w_critic: float = 0.01
+    w_kpr: float = W_KPR
+    w_mr: float = W_MR
+    w_critic: float = W_CRITIC
     w_mr_ramp_fraction: float = 0.0  # > 0: w_mr rises linearly from 0 to w_mr over this fraction of the steps
     num_stages: int = 3
     loss_on_all_stages: bool = False
@@ -79,6 +82,13 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown TrainConfig fields {unknown}; known: {sorted(known)}")
         return cls(**values)
+
+    @property
+    def networks(self) -> NetworkConfig:
+        """The architecture part of the configuration."""
+        return NetworkConfig(
+            self.backbone, self.critic, self.num_stages, self.dropout, self.encoder_weights, self.pretrained
+        )
 
     @property
     def checkpoint_path(self) -> Path:

@@ -28,7 +28,7 @@ from pathlib import Path
 import papermill
 import pytest
 
-from hybridlib.studies.presets import REPOSITORY_ROOT
+from hybridlib.paths import REPOSITORY_ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 playwright_api = pytest.importorskip(

@@ -6,9 +6,9 @@ import numpy as np
 import torch
 
 from hybridlib.body_model import BodyModel
-from hybridlib.body_model.body_model import LSP_JOINT_NAMES
 from hybridlib.body_model.joint_limits import joints_outside_limits
 from hybridlib.data.pose_sampler import POSE_ARCHETYPES, sample_poses
+from hybridlib.skeleton import LSP_JOINT_NAMES
 
 
 def test_poses_are_deterministic_inside_the_limits_and_cover_every_archetype():

@@ -3,13 +3,8 @@
 import numpy as np
 import pytest
 
-from hybridlib.data.transforms import (
-    LSP_FLIP_PERMUTATION,
-    AugmentationConfig,
-    crop_affine,
-    crop_sample,
-    denormalise_image,
-)
+from hybridlib.data.transforms import AugmentationConfig, crop_affine, crop_sample, denormalise_image
+from hybridlib.skeleton import LSP_FLIP_PERMUTATION
 
 
 def scene(rng: np.random.Generator, width=300, height=200):

@@ -8,7 +8,7 @@ import torch
 
 from hybridlib.body_model import OPEN_BODY_MODEL_LITE, BodyModel
 from hybridlib.data import DataConfig, build_dataset, collate_samples
-from hybridlib.geometry import nearest_foreground_indices, weak_perspective_projection
+from hybridlib.geometry import nearest_foreground_indices, normalized_to_pixels, weak_perspective_projection
 from hybridlib.losses import (
     gradient_penalty,
     keypoint_reprojection_loss,
@@ -21,7 +21,7 @@ from hybridlib.losses import (
     wgan_gp_critic_loss,
 )
 from hybridlib.losses.adversarial import interpolate_bodies
-from hybridlib.losses.silhouette import foreground_pixel_centres, normalized_to_crop_pixels
+from hybridlib.losses.silhouette import foreground_pixel_centres
 from hybridlib.models.critic import BodyForCritic, KCSCritic
 
 
@@ -81,9 +81,7 @@ def test_fast_mesh_loss_equals_dense_on_generated_bodies(generated_root):
     output = body_model(batch.pose[:, :3], batch.pose[:, 3:], batch.betas)
     camera = batch.camera + torch.tensor([0.0, 0.03, -0.02])  # a slightly wrong prediction
     points = (
-        normalized_to_crop_pixels(weak_perspective_projection(output.vertices, camera), 224)
-        .detach()
-        .requires_grad_(True)
+        normalized_to_pixels(weak_perspective_projection(output.vertices, camera), 224).detach().requires_grad_(True)
     )
     dense = mesh_reprojection_loss_dense(points, batch.silhouette, batch.has_silhouette)
     (dense_gradient,) = torch.autograd.grad(dense, points)

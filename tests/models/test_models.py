@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from hybridlib.body_model import BodyModel
-from hybridlib.geometry import THETA_LAYOUT, UPRIGHT_GLOBAL_ORIENT
+from hybridlib.geometry import UPRIGHT_GLOBAL_ORIENT
 from hybridlib.models import (
     Encoder,
     HMRDiscriminator,
@@ -17,8 +17,9 @@ from hybridlib.models import (
     build_critic,
     mean_theta,
 )
-from hybridlib.models.critic import LSP_BONES, bone_incidence_matrix, kcs_matrix
+from hybridlib.models.critic import bone_incidence_matrix, kcs_matrix
 from hybridlib.models.encoder import imagenet_weights_file
+from hybridlib.skeleton import LSP_BONES, THETA_LAYOUT
 
 
 def test_encoder_without_cached_weights_warns_once_and_never_downloads(monkeypatch, tmp_path):

@@ -12,7 +12,7 @@ import torch
 from pickle_payloads import WritesAFile
 
 from hybridlib.evaluation import EvaluationConfig, evaluate_spin_checkpoint
-from hybridlib.geometry import THETA_LAYOUT, axis_angle_to_rotation_matrix
+from hybridlib.geometry import axis_angle_to_rotation_matrix
 from hybridlib.models.regressor import mean_theta
 from hybridlib.models.spin_format import (
     SpinCheckpointError,
@@ -21,6 +21,7 @@ from hybridlib.models.spin_format import (
     matrix_to_rotation_6d,
     rotation_6d_to_matrix,
 )
+from hybridlib.skeleton import THETA_LAYOUT
 
 
 def _rotations(theta: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,7 @@ import re
 import shutil
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,10 +29,11 @@ from hybridlib.body_model.body_model import BodyModelError
 from hybridlib.data import DataConfig, build_dataset, read_mocap_folder
 from hybridlib.data.errors import DatasetFormatError
 from hybridlib.evaluation import load_trained
+from hybridlib.models.forward import build_networks
 from hybridlib.models.spin_format import SpinCheckpointError, load_spin_checkpoint
+from hybridlib.paths import REPOSITORY_ROOT
 from hybridlib.safe_pickle import UnsafePickleError
 from hybridlib.studies import ParameterError, resolve_settings
-from hybridlib.studies.presets import REPOSITORY_ROOT
 from hybridlib.training import TrainConfig
 from hybridlib.training.checkpoint import save_checkpoint
 
@@ -238,8 +239,6 @@ def _amass(root: Path, poses: np.ndarray) -> Path:
 
 def _foreign_architecture(tmp: Path, root: Path) -> Path:
     """A hybridlib checkpoint whose weights are a ResNet-34 while its configuration says ResNet-18."""
-    from hybridlib.training.loop import build_networks
-
     config = TrainConfig(
         data_root=str(root),
         out_dir=str(tmp / "run"),
@@ -249,7 +248,7 @@ def _foreign_architecture(tmp: Path, root: Path) -> Path:
         body_model=str(OPEN_BODY_MODEL_LITE),
         critic="none",
     )
-    other = build_networks(TrainConfig(**{**config.to_dict(), "backbone": "resnet34"}))
+    other = build_networks(replace(config, backbone="resnet34").networks, BodyModel(config.body_model))
     return save_checkpoint(
         tmp / "checkpoint.pt",
         {"config": config.to_dict(), "model": other.model.state_dict(), "critic": None, "step": 3},

@@ -22,7 +22,7 @@ from hybridlib.evaluation.report import write_table
 from hybridlib.losses import mesh_reprojection_loss, mesh_reprojection_loss_dense
 from hybridlib.losses.adversarial import gradient_penalty
 from hybridlib.models.critic import BodyForCritic, KCSCritic
-from hybridlib.studies.presets import REPOSITORY_ROOT
+from hybridlib.paths import REPOSITORY_ROOT, runs_root
 from hybridlib.training import TrainConfig, read_loss_log
 from hybridlib.training.checkpoint import load_checkpoint, save_checkpoint
 
@@ -154,7 +154,7 @@ def test_a_study_run_again_with_the_same_out_dir_reuses_its_finished_runs(tmp_pa
         )  # fmt: skip
 
     run()
-    every_checkpoint = sorted((REPOSITORY_ROOT / "runs" / "03_lspet_vs_hmr" / "smoke").glob("*/checkpoint.pt"))
+    every_checkpoint = sorted((runs_root() / "03_lspet_vs_hmr" / "smoke").glob("*/checkpoint.pt"))
     checkpoints = [path for path in every_checkpoint if load_checkpoint(path)["config"]["seed"] == 21]
     assert len(checkpoints) == 3  # KPR only, combined, HMR baseline
     written = {path: path.stat().st_mtime_ns for path in checkpoints}

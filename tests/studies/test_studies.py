@@ -11,8 +11,8 @@ import pandas as pd
 import papermill
 import pytest
 
+from hybridlib.paths import REPOSITORY_ROOT
 from hybridlib.studies import PRESETS, ParameterError, resolve_settings
-from hybridlib.studies.presets import REPOSITORY_ROOT
 from hybridlib.studies.studies import draw_loss_curves, running_mean
 from hybridlib.training import TrainConfig
 from hybridlib.training.loop import mesh_loss_weight

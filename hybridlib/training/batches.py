@@ -1,0 +1,69 @@
+"""The order in which a run sees its images: each epoch a shuffled order of the training set
+(a DistributedSampler: one process takes all of it, N processes a slice each), cut into full
+batches. Global batch k of an epoch is the same for any number of processes, and a resumed
+run starts at the batch after its checkpoint. One DataLoader serves the whole run: its items
+are keyed by (epoch, index), so each epoch's augmentation stream is set inside whichever
+worker reads the item and the workers start once, not once per epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+from hybridlib.data import Sample, set_dataset_epoch
+from hybridlib.training.distributed import DistributedContext
+
+
+def epoch_batches(
+    dataset: torch.utils.data.Dataset, global_batch_size: int, seed: int, epoch: int, context: DistributedContext
+) -> list[list[int]]:
+    """This process's share of each full batch of one epoch, in order (``global_batch_size /
+    world_size`` indices each)."""
+    sampler = torch.utils.data.DistributedSampler(
+        dataset, num_replicas=context.world_size, rank=context.rank, shuffle=True, seed=seed, drop_last=True
+    )
+    sampler.set_epoch(epoch)
+    order = list(sampler)
+    per_process = global_batch_size // context.world_size
+    return [order[start : start + per_process] for start in range(0, len(order) - per_process + 1, per_process)]
+
+
+class EpochKeyedDataset(torch.utils.data.Dataset):
+    """Items keyed by (epoch, index): the epoch sets the dataset's augmentation stream."""
+
+    def __init__(self, dataset: torch.utils.data.Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: tuple[int, int]) -> Sample:
+        epoch, index = key
+        set_dataset_epoch(self.dataset, epoch)
+        return self.dataset[index]
+
+
+class EpochBatchSampler:
+    """This process's batches of (epoch, index) keys from ``start_epoch`` / ``start_batch`` to
+    the end of epoch ``epochs - 1``."""
+
+    def __init__(
+        self,
+        dataset: torch.utils.data.Dataset,
+        batch_size: int,
+        seed: int,
+        epochs: int,
+        context: DistributedContext,
+        start_epoch: int,
+        start_batch: int,
+    ) -> None:
+        self.dataset, self.batch_size, self.seed, self.epochs, self.context = dataset, batch_size, seed, epochs, context
+        self.start_epoch, self.start_batch = start_epoch, start_batch
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        for epoch in range(self.start_epoch, self.epochs):
+            batches = epoch_batches(self.dataset, self.batch_size, self.seed, epoch, self.context)
+            for batch in batches[self.start_batch if epoch == self.start_epoch else 0 :]:
+                yield [(epoch, index) for index in batch]

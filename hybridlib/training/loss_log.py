@@ -1,0 +1,59 @@
+"""The per-step loss log ``out_dir/losses.csv``: one row per generator step, flushed as it is
+written; a resumed run first drops the rows after its checkpoint (and a row cut short by a
+kill), so that its log equals an uninterrupted run's."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pandas as pd
+
+from hybridlib.atomic_write import atomic_write_text
+
+LOG_COLUMNS = (
+    "step",
+    "epoch",
+    "loss_total",
+    "loss_kpr",
+    "loss_mr",
+    "loss_adversarial",
+    "loss_critic",
+    "critic_wasserstein",
+    "critic_gradient_penalty",
+    "seconds",
+)
+
+
+def read_loss_log(path: str | Path) -> pd.DataFrame:
+    """The per-step CSV, one float column per :data:`LOG_COLUMNS` entry (empty cells → NaN)."""
+    return pd.read_csv(path, usecols=list(LOG_COLUMNS), dtype=float)
+
+
+def keep_rows_until(path: Path, step: int) -> None:
+    """Keep the complete rows up to ``step`` (as written: the text of each cell is kept)."""
+    if not path.is_file():
+        return
+    rows = pd.read_csv(path, dtype=str, keep_default_na=False)
+    # "seconds", the last cell, is always written: a row without it was cut short by a kill
+    complete = (rows["seconds"] != "") & rows["step"].str.isdigit()
+    kept = rows[complete & (pd.to_numeric(rows["step"], errors="coerce") <= step)]
+    atomic_write_text(path, kept.to_csv(index=False, columns=list(LOG_COLUMNS), lineterminator="\n"), what="loss log")
+
+
+class LossLog:
+    """Appends rows to ``path`` (the header first when the file is new); the main process only."""
+
+    def __init__(self, path: Path) -> None:
+        new = not path.is_file()
+        self._file = open(path, "a", newline="")
+        self._writer = csv.DictWriter(self._file, fieldnames=LOG_COLUMNS, lineterminator="\n")
+        if new:
+            self._writer.writeheader()
+
+    def write(self, row: dict[str, float]) -> None:
+        self._writer.writerow(row)
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
