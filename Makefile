@@ -1,6 +1,6 @@
 # hybridlib: two commands for a fresh machine.
 #   make demo   creates .venv, installs hybridlib, runs the three studies (demo preset) on generated data
-#   make test   creates .venv, installs hybridlib + test tools, runs the tests and the notebooks (nbval, smoke preset)
+#   make test   creates .venv, installs hybridlib + test tools, runs ruff (lint + format check), the tests and the notebooks (nbval, smoke preset)
 #   make lab    JupyterLab on notebooks/ (127.0.0.1, token printed)
 # Both are idempotent: the environment is rebuilt only when pyproject.toml changes.
 
@@ -21,6 +21,8 @@ demo: $(STAMP)
 	$(PY) -m hybridlib.studies --preset demo
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q --nbval-lax tests notebooks
 
 # Benchmarks side by side: ratios against their bars -> results/benchmarks/<machine>.csv (a few minutes).

@@ -78,7 +78,7 @@ def mesh_loss_by_vertex_count(data: Path, repeats: int) -> list[dict[str, object
             vertices = BodyModel(path)(batch.pose[:, :3], batch.pose[:, 3:], batch.betas).vertices[:, ::stride]
         points = normalized_to_pixels(weak_perspective_projection(vertices, batch.camera), 224).requires_grad_(True)
 
-        def fast() -> None:
+        def fast(points: torch.Tensor = points) -> None:
             mesh_reprojection_loss(points, batch.silhouette, batch.has_silhouette, batch.silhouette_nearest).backward()
 
         rows.append(
@@ -114,7 +114,8 @@ def training_peak_rss_mb(data: Path, steps: int) -> tuple[float, float]:
         seconds = time.perf_counter() - started
         if process.returncode != 0:
             raise RuntimeError(
-                f"the cpu-preset training benchmark failed (exit {process.returncode}); run it by hand: python -m hybridlib.training --config {config_path}"
+                f"the cpu-preset training benchmark failed (exit {process.returncode}); run it by hand: "
+                f"python -m hybridlib.training --config {config_path}"
             )
     return peak / 2**20, seconds / steps
 
@@ -174,7 +175,8 @@ def main() -> None:
         )  # the headline ratios: more alternations against a noisy machine
         step_ms[backbone, image_size] = 1000 * step_seconds
         record(
-            f"train step / bare encoder fwd+bwd, {backbone} {image_size} px, batch 8", step_seconds / encoder_seconds, f"<= {bar}", step_seconds / encoder_seconds <= bar,
+            f"train step / bare encoder fwd+bwd, {backbone} {image_size} px, batch 8",
+            step_seconds / encoder_seconds, f"<= {bar}", step_seconds / encoder_seconds <= bar,
             f"step {1000 * step_seconds:.0f} ms, encoder {1000 * encoder_seconds:.0f} ms",
         )  # fmt: skip
         record(
@@ -188,7 +190,9 @@ def main() -> None:
     amp_backbone, amp_image_size = configurations[-1][:2]
     amp_difference = mixed_precision_loss_difference(data, amp_backbone, amp_image_size, device)
     record(
-        f"losses under bf16 autocast / float32, max |ratio - 1| of L_kpr, L_mr, L_adv, {amp_backbone} {amp_image_size} px", amp_difference, "<= 0.01", amp_difference <= 0.01,
+        "losses under bf16 autocast / float32, max |ratio - 1| of L_kpr, L_mr, L_adv, "
+        f"{amp_backbone} {amp_image_size} px",
+        amp_difference, "<= 0.01", amp_difference <= 0.01,
         f"{device.type} autocast" + ("" if device.type == "cuda" else " (TrainConfig.amp autocasts on CUDA only)"),
     )  # fmt: skip
     fast_seconds, dense_seconds, difference = mesh_loss_times(data, repeats)
@@ -205,7 +209,9 @@ def main() -> None:
         samples_per_second = loader_rate(data, workers, batches=6 if args.quick else 20, image_size=image_size)
         consumed = 8 / (milliseconds / 1000)
         record(
-            f"loader samples/s ({workers} worker{'s' if workers != 1 else ''}, augmented, {image_size} px) / train-step consumption, {backbone}", samples_per_second / consumed, ">= 3",
+            f"loader samples/s ({workers} worker{'s' if workers != 1 else ''}, augmented, {image_size} px) "
+            f"/ train-step consumption, {backbone}",
+            samples_per_second / consumed, ">= 3",
             samples_per_second / consumed >= 3, f"loader {samples_per_second:.0f}/s, step consumes {consumed:.1f}/s",
         )  # fmt: skip
     torch.set_num_threads(1)
@@ -339,13 +345,13 @@ First round (46e2f44 → df44d35):
 - Body model: the pose blend shapes are skipped when the model has none (the open model's
   `posedirs` are all zero, and their matmul against 33 MB of zeros was half the cost); the rest
   joints come from the joint regressor applied once to the template and the shape directions.
-  Values and gradients equal smplx's own forward (tests/test_body_model.py, with and without
+  Values and gradients equal smplx's own forward (tests/body_model/test_body_model.py, with and without
   pose blend shapes). A skeleton-only forward (the 24 joints and the head-top vertex) serves
   the critic's real bodies and runs without L_mr.
 - Adam: the fused kernel (one pass over all parameters; ~4x faster than the per-tensor loop
   on the CPU). Evaluation computes L_mr for a whole batch at once instead of image by image.
 
-Second round (df44d35 → this run):
+Second round (df44d35 → 713c400):
 - L_mr: scipy's k-d trees (one built per sample over 13,348 projected vertices, then queried
   with every S_GT pixel) are replaced by an exact grid search compiled with numba
   (`hybridlib/losses/nearest_points.py`): the vertices sorted into pixel cells, an exact
@@ -358,10 +364,30 @@ Second round (df44d35 → this run):
   against smplx).
 - IEF regressor: the three stages' forward and backward are written out, so each shared
   weight's gradient is one matrix product over the stacked stages rather than three summed by
-  autograd (same values and dropout draws as the plain loop: tests/models).
+  autograd (same values and dropout draws as the plain loop; undone in the third round).
 - Gradient penalty: the KCS critic's streams read disjoint inputs (joints; β; rotations), so
   one gradient of the summed scores gives every stream's gradient, where three gradients and
   three double backwards were taken (equal to the per-stream form: tests/losses).
+
+Third round (713c400 → f260baa), the other way: the hand-written gradients were measured
+against plain autograd and removed where they bought less than 5 % of a `cpu`-preset step.
+`python -m benchmarks.against_revision --revision 713c400 --rounds 7` (each part of the step at
+both checkouts, in alternating fresh processes; medians, ms, ResNet-18 128 px batch 8, AMD EPYC
+2 cores, avx512 and avx512_bf16, no AMX):
+
+| part of one step (ms)              | 713c400 (hand-written) | f260baa (autograd) | difference | share of the step |
+|:-----------------------------------|-----------------------:|-------------------:|-----------:|------------------:|
+| IEF regressor fwd+bwd (3 stages)   |                    6.3 |                9.2 |       +2.9 |            +1.2 % |
+| body model + projection fwd+bwd    |                    8.2 |                9.9 |       +1.7 |            +0.7 % |
+| full training step                 |                  243.4 |              248.4 |       +5.0 |            +2.0 % |
+
+- IEF regressor: back to `nn.Sequential` and a loop over the stages (the hand-written
+  forward/backward bought 1.2 % of a step, and made a 6D rotation head or a loss on every stage
+  a rewrite of the backward). Same values and dropout draws: the reference-step fixture
+  (`tests/training/test_reference_steps.py`, recorded at 713c400) holds to 1e-5.
+- Skinning: the coordinate-by-coordinate forward is kept (it is what made skinning cheap), its
+  hand-written backward is gone (it bought 0.7 %); autograd differentiates the same forward.
+- The numba L_mr kernel keeps its own gradient: it is the loss, not a wrapper around torch ops.
 
 Tried and not kept: running the critic update beside the L_mr search (no faster: both cores
 are busy); real, fake and interpolated bodies in one critic call (faster, but then one process

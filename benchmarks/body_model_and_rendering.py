@@ -10,6 +10,7 @@ drift on shared machines; ratios measured in one run are the figures to compare)
 from __future__ import annotations
 
 import argparse
+import functools
 import platform
 from collections.abc import Callable
 
@@ -75,7 +76,9 @@ def main() -> None:
             (
                 f"render_mesh {variant} ({len(faces)} F), 224 px",
                 1e3
-                * median_seconds(lambda: render_mesh(vertices, faces, camera, 224), repeats=args.repeats, warmup=3)[0],
+                * median_seconds(
+                    functools.partial(render_mesh, vertices, faces, camera, 224), repeats=args.repeats, warmup=3
+                )[0],
             )
         )
         rows.append(
@@ -83,7 +86,7 @@ def main() -> None:
                 f"render_silhouette {variant}, 224 px",
                 1e3
                 * median_seconds(
-                    lambda: render_silhouette(vertices, faces, camera, 224), repeats=args.repeats, warmup=3
+                    functools.partial(render_silhouette, vertices, faces, camera, 224), repeats=args.repeats, warmup=3
                 )[0],
             )
         )

@@ -73,7 +73,8 @@ def main() -> None:
         files = [path for path in root.rglob("*") if path.is_file()]
         per_image = sum(path.stat().st_size for path in files if path.suffix in (".jpg", ".png")) / 160
         print(
-            f"disk: {per_image / 1024:.1f} KiB per image incl. silhouette -> {per_image * 12000 / 2**20:.0f} MiB for 2000 + 10000 images"
+            f"disk: {per_image / 1024:.1f} KiB per image incl. silhouette -> "
+            f"{per_image * 12000 / 2**20:.0f} MiB for 2000 + 10000 images"
         )
         rates = {workers: loader_rate(root, workers, args.batches) for workers in (0, 2)}
         for workers, samples_per_second in rates.items():

@@ -16,7 +16,7 @@ def median_seconds(*functions: Callable[[], object], repeats: int, warmup: int =
             function()
     durations: list[list[float]] = [[] for _ in functions]
     for _ in range(repeats):
-        for function, seconds in zip(functions, durations):
+        for function, seconds in zip(functions, durations, strict=True):
             started = time.perf_counter()
             function()
             seconds.append(time.perf_counter() - started)

@@ -31,7 +31,7 @@ from hybridlib.models.forward import Networks, build_networks, predict_body
 from hybridlib.training import TrainConfig
 from hybridlib.training.critic_step import critic_update
 from hybridlib.training.generator_step import generator_losses
-from hybridlib.training.loop import adam
+from hybridlib.training.optimizer import adam
 
 
 @dataclass
@@ -153,7 +153,9 @@ def mixed_precision_loss_difference(data: Path, backbone: str, image_size: int, 
         with torch.no_grad():
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
                 thetas = networks.model(batch.image)
-            _, logs, _ = generator_losses(setup.config, [theta.float() for theta in thetas], batch, networks)
+            _, logs, _ = generator_losses(
+                setup.config, [theta.float() for theta in thetas], batch, networks, setup.adversary
+            )
         losses.append(logs)
     fp32, mixed = losses
     return max(abs(mixed[name] / fp32[name] - 1.0) for name in ("loss_kpr", "loss_mr", "loss_adversarial"))
@@ -201,7 +203,8 @@ def main() -> None:
     fast_seconds, dense_seconds, difference = mesh_loss_times(args.data, args.repeats)
     print(
         f"L_mr on 8 samples (full body model, 224 px), value+gradient: fast {fast_seconds * 1000:.0f} ms, "
-        f"dense {dense_seconds * 1000:.0f} ms, dense / fast {dense_seconds / fast_seconds:.0f}x, value difference {difference:.2e}"
+        f"dense {dense_seconds * 1000:.0f} ms, dense / fast {dense_seconds / fast_seconds:.0f}x, "
+        f"value difference {difference:.2e}"
     )
 
 

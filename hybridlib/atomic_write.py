@@ -17,8 +17,9 @@ from typing import BinaryIO
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], None], what: str = "file") -> Path:
     """Call ``write(handle)`` on a temporary file beside ``path``, then rename it to ``path``.
 
-    Any failure (e.g. no space left, which torch reports as a RuntimeError) removes the
-    temporary file and raises an OSError naming ``path``; an existing ``path`` is untouched."""
+    Any failure removes the temporary file and leaves an existing ``path`` untouched; a failure to
+    write (e.g. no space left, which torch reports as a RuntimeError) raises an OSError naming
+    ``path``, anything else is raised as it is."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
@@ -31,8 +32,12 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None], what: str 
         temporary.unlink(missing_ok=True)
         previous = f"the previous {what} is intact" if path.is_file() else f"no earlier {what} existed"
         raise OSError(
-            f"could not write {what} {path} ({error}); {previous}. Free disk space (or choose another folder) and run again: finished work is reused"
+            f"could not write {what} {path} ({error}); {previous}. Free disk space (or choose another folder) and "
+            "run again: finished work is reused"
         ) from error
+    except BaseException:  # anything else (a bug in ``write``, a second Ctrl-C): no temporary file left behind
+        temporary.unlink(missing_ok=True)
+        raise
     os.replace(temporary, path)
     return path
 

@@ -12,11 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from hybridlib.geometry import normalized_to_pixels
+
+if TYPE_CHECKING:
+    import torch
+    from numpy.typing import ArrayLike
 
 # fillConvexPoly works on fixed-point coordinates with this many fractional bits.
 _SUBPIXEL_BITS = 4
@@ -37,7 +42,7 @@ class Lighting:
     diffuse: float = 0.65
 
 
-def to_array(values) -> np.ndarray:
+def to_array(values: ArrayLike | torch.Tensor) -> np.ndarray:
     """Accept a NumPy array or a (CPU/CUDA, possibly grad-tracking) torch tensor."""
     if hasattr(values, "detach"):
         values = values.detach().cpu().numpy()
@@ -80,7 +85,7 @@ def paint_triangles(canvas: np.ndarray, pixels_xy: np.ndarray, faces: np.ndarray
     """
     triangles = _fixed_point_triangles(pixels_xy, faces)
     fill = cv2.fillConvexPoly
-    for triangle, colour in zip(triangles, colours):
+    for triangle, colour in zip(triangles, colours, strict=True):
         fill(canvas, triangle, colour, cv2.LINE_8, _SUBPIXEL_BITS)
 
 

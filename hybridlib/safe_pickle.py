@@ -22,6 +22,7 @@ from __future__ import annotations
 import copyreg
 import pickle
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import scipy.sparse
@@ -86,7 +87,9 @@ class ChumpyArrayStandIn:
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
-    def __init__(self, file, path: Path, allowed: dict[tuple[str, str], object], allow_chumpy: bool, fix: str) -> None:
+    def __init__(
+        self, file: BinaryIO, path: Path, allowed: dict[tuple[str, str], object], allow_chumpy: bool, fix: str
+    ) -> None:
         super().__init__(file, encoding="latin1")
         self._path = path
         self._allowed = allowed
@@ -119,7 +122,8 @@ def _load(path: str | Path, allowed: dict[tuple[str, str], object], allow_chumpy
             raise
         except Exception as error:  # truncated or corrupt files raise many different types
             raise ValueError(
-                f"cannot read {what} {path}: the pickle is truncated or corrupt ({type(error).__name__}: {error}). {fix}"
+                f"cannot read {what} {path}: the pickle is truncated or corrupt ({type(error).__name__}: {error}). "
+                f"{fix}"
             ) from error
 
 

@@ -10,26 +10,6 @@ from hybridlib.geometry import (
     weak_perspective_projection,
     weak_perspective_unprojection,
 )
-from hybridlib.skeleton import THETA_LAYOUT, ThetaParts, join_theta, split_theta
-
-
-def test_theta_layout_is_camera_orient_pose_betas():
-    assert (THETA_LAYOUT.camera, THETA_LAYOUT.global_orient) == (slice(0, 3), slice(3, 6))
-    assert (THETA_LAYOUT.body_pose, THETA_LAYOUT.betas) == (slice(6, 75), slice(75, 85))
-    theta = torch.arange(2 * 85, dtype=torch.float32).reshape(2, 85)
-    parts = split_theta(theta)
-    assert parts.camera.shape == (2, 3) and parts.body_pose.shape == (2, 69) and parts.betas.shape == (2, 10)
-    assert parts.betas[0, 0] == 75
-    assert torch.equal(join_theta(parts), theta)
-
-
-def test_split_theta_rejects_wrong_size():
-    try:
-        split_theta(torch.zeros(2, 84))
-    except ValueError as error:
-        assert "85" in str(error)
-    else:
-        raise AssertionError("a (2,84) Θ must be refused")
 
 
 def test_weak_perspective_matches_hmr_formula():
@@ -64,10 +44,3 @@ def test_axis_angle_rotation_matrix_round_trip():
     assert torch.allclose(
         rotation_matrix_to_axis_angle(axis_angle_to_rotation_matrix(axis_angle)), axis_angle, atol=1e-5
     )
-
-
-def test_theta_parts_are_views_that_carry_gradients():
-    theta = torch.zeros(1, 85, requires_grad=True)
-    parts: ThetaParts = split_theta(theta)
-    (parts.camera.sum() + 2 * parts.betas.sum()).backward()
-    assert theta.grad[0, 0] == 1 and theta.grad[0, 80] == 2 and theta.grad[0, 10] == 0

@@ -15,8 +15,9 @@ from hybridlib.training import TrainConfig, train
 
 def test_predict_writes_theta_and_an_overlay_per_image(generated_root, tmp_path, capsys):
     config = TrainConfig(
-        data_root=str(generated_root), out_dir=str(tmp_path / "run"), image_size=64, backbone="resnet18", pretrained=False,
-        body_model=str(OPEN_BODY_MODEL_LITE), batch_size=4, max_steps=1, critic="none", progress=False,
+        data_root=str(generated_root), out_dir=str(tmp_path / "run"), image_size=64, backbone="resnet18",
+        pretrained=False, body_model=str(OPEN_BODY_MODEL_LITE), batch_size=4, max_steps=1, critic="none",
+        progress=False,
     )  # fmt: skip
     train(config)
     images = tmp_path / "images"

@@ -114,14 +114,15 @@ def load_body_model_arrays(model_path: str | Path | None = None) -> dict[str, ob
     for key, expected in REQUIRED_SHAPES.items():
         shape = tuple(np.shape(arrays[key]))
         wanted = tuple(num_vertices if dim == "V" else dim for dim in expected)
-        if len(shape) != len(wanted) or any(w != "*" and w != s for w, s in zip(wanted, shape)):
+        if len(shape) != len(wanted) or any(w != "*" and w != s for w, s in zip(wanted, shape, strict=True)):
             raise BodyModelError(
                 f"body model {path}: '{key}' has shape {shape}, expected {wanted} for a 24-joint SMPL "
                 f"model with {num_vertices} vertices (SMPL-H/SMPL-X files are not SMPL). {_FIX_HINT}"
             )
     if np.shape(arrays["shapedirs"])[2] < NUM_BETAS:
         raise BodyModelError(
-            f"body model {path}: shapedirs has {np.shape(arrays['shapedirs'])[2]} components, need ≥ {NUM_BETAS}. {_FIX_HINT}"
+            f"body model {path}: shapedirs has {np.shape(arrays['shapedirs'])[2]} components, need ≥ {NUM_BETAS}. "
+            f"{_FIX_HINT}"
         )
     return arrays
 
@@ -173,7 +174,8 @@ class BodyModel(torch.nn.Module):
             default_head_top = SMPL_HEAD_TOP_VERTEX
         else:
             raise BodyModelError(
-                f"body model {self.model_path} has {num_vertices} vertices and no 'head_top_vertex'/'face_keypoint_vertices' "
+                f"body model {self.model_path} has {num_vertices} vertices and no "
+                "'head_top_vertex'/'face_keypoint_vertices' "
                 f"keys: only SMPL's {SMPL_NUM_VERTICES}-vertex topology has known landmarks. {_FIX_HINT}"
             )
         self.smpl = _smplx_model(self.model_path, arrays, face_vertex_ids)
@@ -183,7 +185,8 @@ class BodyModel(torch.nn.Module):
         self.head_top_vertex = default_head_top if head_top_vertex is None else int(head_top_vertex)
         if not 0 <= self.head_top_vertex < self.num_vertices:
             raise ValueError(
-                f"head_top_vertex={self.head_top_vertex} is outside the mesh of {self.model_path} ({self.num_vertices} vertices)"
+                f"head_top_vertex={self.head_top_vertex} is outside the mesh of {self.model_path} "
+                f"({self.num_vertices} vertices)"
             )
         self.register_buffer(
             "lsp_joint_indices", torch.tensor(LSP_FROM_SMPL_JOINTS, dtype=torch.long), persistent=False
@@ -208,7 +211,8 @@ class BodyModel(torch.nn.Module):
         regressor = np.load(path, allow_pickle=False)
         if regressor.shape != (NUM_LSP_KEYPOINTS, self.num_vertices):
             raise BodyModelError(
-                f"LSP joint regressor {path} has shape {regressor.shape}, expected (14, {self.num_vertices}) for {self.model_path}"
+                f"LSP joint regressor {path} has shape {regressor.shape}, expected (14, {self.num_vertices}) for "
+                f"{self.model_path}"
             )
         return torch.as_tensor(regressor, dtype=torch.float32)
 

@@ -477,7 +477,8 @@ def build_variant(
     if faces.shape[1] != 3 or len(np.unique(faces)) != anny_model.template_vertices.shape[0]:
         raise ValueError(f"anny topology {topology!r} is expected as triangles using every vertex")
     print(
-        f"[{topology}] {anny_model.template_vertices.shape[0]} vertices, {len(faces)} triangles, {anny_model.bone_count} bones ({time.time() - started:.0f} s)",
+        f"[{topology}] {anny_model.template_vertices.shape[0]} vertices, {len(faces)} triangles, "
+        f"{anny_model.bone_count} bones ({time.time() - started:.0f} s)",
         flush=True,
     )
     weights = smpl_skinning_weights(anny_model)
@@ -609,27 +610,32 @@ def print_summary(reports: list[BuildReport], out_dir: Path, num_training: int, 
 
     print()
     print(
-        f"Open body model summary (anny {anny.__version__}, seed {seed}, {num_training} training + {num_held_out} held-out adult phenotypes)"
+        f"Open body model summary (anny {anny.__version__}, seed {seed}, {num_training} training + {num_held_out} "
+        "held-out adult phenotypes)"
     )
     for report in reports:
         path = out_dir / report.filename
         landmarks = report.landmarks
         print(f"  {report.filename}")
         print(
-            f"    vertices {report.num_vertices}, triangles {report.num_faces}, enclosed volume {report.signed_volume_m3:.4f} m^3"
+            f"    vertices {report.num_vertices}, triangles {report.num_faces}, enclosed volume "
+            f"{report.signed_volume_m3:.4f} m^3"
         )
         print(
             f"    PCA cumulative variance: 1 comp {report.cumulative_variance_explained[0]:.4f}, "
             f"10 comps {report.cumulative_variance_explained[-1]:.5f}"
         )
         print(
-            f"    J_regressor mean joint error: {report.joint_error_mm:.2f} mm held-out ({report.training_joint_error_mm:.2f} mm training)"
+            f"    J_regressor mean joint error: {report.joint_error_mm:.2f} mm held-out "
+            f"({report.training_joint_error_mm:.2f} mm training)"
         )
         print(
-            f"    T-pose height: mean over phenotypes {report.mean_t_pose_height_m:.3f} m, template {report.template_height_m:.3f} m"
+            f"    T-pose height: mean over phenotypes {report.mean_t_pose_height_m:.3f} m, template "
+            f"{report.template_height_m:.3f} m"
         )
         print(
-            f"    head_top_vertex {landmarks.head_top}; face_keypoint_vertices (nose, right eye, left eye, right ear, left ear) "
+            f"    head_top_vertex {landmarks.head_top}; face_keypoint_vertices "
+            "(nose, right eye, left eye, right ear, left ear) "
             f"{[landmarks.nose, landmarks.right_eye, landmarks.left_eye, landmarks.right_ear, landmarks.left_ear]}"
         )
         print(f"    size {path.stat().st_size / 1e6:.2f} MB, sha256 {sha256_of(path)}")

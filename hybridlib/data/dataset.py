@@ -139,8 +139,8 @@ def read_image(path: Path) -> np.ndarray:
         ) from None
     except (OSError, ValueError) as error:  # PIL: truncated / corrupt / not an image
         raise DatasetFormatError(
-            f"cannot decode image {path} ({error}): the file is truncated or corrupt. Re-copy it from the original release, "
-            "or delete it: its label is then skipped with a warning"
+            f"cannot decode image {path} ({error}): the file is truncated or corrupt. Re-copy it from the original "
+            "release, or delete it: its label is then skipped with a warning"
         ) from error
 
 
@@ -194,7 +194,8 @@ class KeypointDataset(torch.utils.data.Dataset):
         width, height = keypoint_set.image_sizes[index]
         if image.shape[:2] != (height, width):
             raise DatasetFormatError(
-                f"image {image_path} is {image.shape[1]}×{image.shape[0]} now but was {width}×{height} when the dataset was opened"
+                f"image {image_path} is {image.shape[1]}×{image.shape[0]} now but was {width}×{height} when the "
+                "dataset was opened"
             )
         silhouette_file = self.silhouette_paths[index]
         silhouette = read_silhouette(silhouette_file, (width, height)) if silhouette_file is not None else None
@@ -249,7 +250,8 @@ def build_dataset(config: DataConfig, split: Literal["train", "test"], seed: int
     up_root = root / UP_S1H_FOLDER if config.use_silhouettes and (root / UP_S1H_FOLDER).is_dir() else None
     if config.use_silhouettes and up_root is None:
         warnings.warn(
-            f"no {UP_S1H_FOLDER}/ folder in {root}: every sample is without silhouette, so L_mr has nothing to compare against",
+            f"no {UP_S1H_FOLDER}/ folder in {root}: every sample is without silhouette, so L_mr has nothing to "
+            "compare against",
             stacklevel=2,
         )
     truth_path = root / TRUTH_FILE_NAME

@@ -54,26 +54,26 @@ from hybridlib.data.lsp import MATLAB_PIXEL_OFFSET, image_name
 from hybridlib.data.pose_sampler import PoseSamplerConfig, sample_poses
 from hybridlib.data.up_s1h import silhouette_path
 from hybridlib.rendering import FaceRaster, Lighting, project_to_pixels, rasterise_faces, render_mesh_premultiplied
-from hybridlib.skeleton import SMPL_JOINT_NAMES
+from hybridlib.skeleton import LSP_JOINT_NAMES, SMPL_JOINT_NAMES
 
 # Body parts (SMPL joint indices, i.e. skinning segments) that a keypoint may be seen
 # through: the segments meeting at it. Any other part in front of it occludes it.
-_OWN_PARTS_BY_LSP_KEYPOINT: tuple[tuple[str, ...], ...] = (
-    ("right_knee", "right_ankle", "right_foot"),  # right ankle
-    ("right_hip", "right_knee"),  # right knee
-    ("pelvis", "right_hip", "spine1"),  # right hip
-    ("pelvis", "left_hip", "spine1"),  # left hip
-    ("left_hip", "left_knee"),  # left knee
-    ("left_knee", "left_ankle", "left_foot"),  # left ankle
-    ("right_elbow", "right_wrist", "right_hand"),  # right wrist
-    ("right_shoulder", "right_elbow"),  # right elbow
-    ("spine3", "right_collar", "right_shoulder"),  # right shoulder
-    ("spine3", "left_collar", "left_shoulder"),  # left shoulder
-    ("left_shoulder", "left_elbow"),  # left elbow
-    ("left_elbow", "left_wrist", "left_hand"),  # left wrist
-    ("spine3", "neck", "head", "left_collar", "right_collar"),  # neck
-    ("neck", "head"),  # head top
-)
+_OWN_PARTS_BY_LSP_KEYPOINT: dict[str, tuple[str, ...]] = {  # LSP keypoint → its segments
+    "right_ankle": ("right_knee", "right_ankle", "right_foot"),
+    "right_knee": ("right_hip", "right_knee"),
+    "right_hip": ("pelvis", "right_hip", "spine1"),
+    "left_hip": ("pelvis", "left_hip", "spine1"),
+    "left_knee": ("left_hip", "left_knee"),
+    "left_ankle": ("left_knee", "left_ankle", "left_foot"),
+    "right_wrist": ("right_elbow", "right_wrist", "right_hand"),
+    "right_elbow": ("right_shoulder", "right_elbow"),
+    "right_shoulder": ("spine3", "right_collar", "right_shoulder"),
+    "left_shoulder": ("spine3", "left_collar", "left_shoulder"),
+    "left_elbow": ("left_shoulder", "left_elbow"),
+    "left_wrist": ("left_elbow", "left_wrist", "left_hand"),
+    "neck": ("spine3", "neck", "head", "left_collar", "right_collar"),
+    "head_top": ("neck", "head"),
+}
 _GARMENT_PARTS = {
     "top": ("spine1", "spine2", "spine3", "left_collar", "right_collar"),
     "sleeves": ("left_shoulder", "right_shoulder"),
@@ -142,7 +142,8 @@ class _Scene:
         back_of_head = (centroids[:, 1] > head_joint[1] - 0.03) & (centroids[:, 2] < head_joint[2] - 0.03)
         self.hair_faces = on_head & (above | back_of_head)
         self.own_parts = [
-            np.array([SMPL_JOINT_NAMES.index(name) for name in names]) for names in _OWN_PARTS_BY_LSP_KEYPOINT
+            np.array([SMPL_JOINT_NAMES.index(name) for name in _OWN_PARTS_BY_LSP_KEYPOINT[keypoint]])
+            for keypoint in LSP_JOINT_NAMES
         ]
 
     def face_colours(self, rng: np.random.Generator) -> np.ndarray:
@@ -339,13 +340,14 @@ def _write_mosh(out_dir: Path, config: GeneratorConfig) -> list[Path]:
 
 
 def _write_readme(out_dir: Path, config: GeneratorConfig, seconds: float) -> None:
+    lspet_silhouettes = int(round(SILHOUETTE_FRACTION_LSPET * config.lspet))
     text = f"""# Generated stand-in for LSP, LSP extended, UP-S1h and MoSh
 
 Written by `python -m hybridlib.data.generate` (hybridlib) in {seconds:.0f} s.
 
 - seed: {config.seed}
 - LSP: {config.lsp} images (`lsp/`; first half train, second half test)
-- LSP extended: {config.lspet} images (`lsp_ext/`), UP-S1h silhouettes for {int(round(SILHOUETTE_FRACTION_LSPET * config.lspet))} of them
+- LSP extended: {config.lspet} images (`lsp_ext/`), UP-S1h silhouettes for {lspet_silhouettes} of them
 - MoSh-format poses: {config.mosh} frames in `mosh/*.pkl`
 - body model: {config.body_model or "the embedded open body model (hybridlib/assets/open_body_neutral.npz)"}
 - 3D truth: `truth_3d.npz` (see `hybridlib.data.truth` for its keys and camera convention)
@@ -381,7 +383,7 @@ def generate_dataset(
 
     tasks = [
         task
-        for layout, count in zip(_LAYOUTS, (config.lsp, config.lspet))
+        for layout, count in zip(_LAYOUTS, (config.lsp, config.lspet), strict=True)
         for task in _chunk_tasks(config, out_dir, layout, count)
     ]
     pending = [task for task in tasks if not (cache_dir / f"{task['layout'].name}_{task['chunk']:05d}.npz").is_file()]
@@ -410,12 +412,12 @@ def generate_dataset(
         with multiprocessing.get_context("spawn").Pool(
             workers, initializer=_init_worker, initargs=(config.body_model,)
         ) as pool:
-            for task, result in zip(pending, pool.imap(_render_chunk, pending)):
+            for task, result in zip(pending, pool.imap(_render_chunk, pending), strict=True):
                 store(task, result)
     bar.close()
 
     truth: dict[str, np.ndarray] = {}
-    for layout, count in zip(_LAYOUTS, (config.lsp, config.lspet)):
+    for layout in _LAYOUTS:
         layout_tasks = [task for task in tasks if task["layout"] is layout]
         if not layout_tasks:
             continue
@@ -469,7 +471,8 @@ def main(argv: list[str] | None = None) -> Path:
     seconds = time.perf_counter() - started
     images = config.lsp + config.lspet
     print(
-        f"wrote {images} images and {config.mosh} MoSh poses to {out_dir.resolve()} in {seconds:.1f} s ({images / max(seconds, 1e-9):.1f} images/s)"
+        f"wrote {images} images and {config.mosh} MoSh poses to {out_dir.resolve()} in {seconds:.1f} s "
+        f"({images / max(seconds, 1e-9):.1f} images/s)"
     )
     return out_dir
 

@@ -101,7 +101,8 @@ def read_joints_mat(path: Path, layout: Layout) -> tuple[np.ndarray, np.ndarray]
     if "joints" not in contents:
         keys = sorted(key for key in contents if not key.startswith("__"))
         raise DatasetFormatError(
-            f"{path} has no 'joints' array (it has {keys}); the {layout.upper()} release stores its labels as 'joints' of shape {spec['shape']}"
+            f"{path} has no 'joints' array (it has {keys}); the {layout.upper()} release stores its labels as "
+            f"'joints' of shape {spec['shape']}"
         )
     joints = np.asarray(contents["joints"], dtype=np.float64)
 
@@ -116,7 +117,8 @@ def read_joints_mat(path: Path, layout: Layout) -> tuple[np.ndarray, np.ndarray]
     if not expected_ok:
         other = "lspet" if layout == "lsp" else "lsp"
         hint = (
-            f" It has the {other.upper()} layout {_LAYOUTS[other]['shape']}: put it under {_LAYOUTS[other]['folder']}/ (read by {_LAYOUTS[other]['reader']})."
+            f" It has the {other.upper()} layout {_LAYOUTS[other]['shape']}: put it under "
+            f"{_LAYOUTS[other]['folder']}/ (read by {_LAYOUTS[other]['reader']})."
             if transposed
             else f" Re-copy it from the original {layout.upper()} release."
         )
@@ -128,13 +130,15 @@ def read_joints_mat(path: Path, layout: Layout) -> tuple[np.ndarray, np.ndarray]
     if not np.isfinite(coordinates).all():
         image_index, joint_index = np.argwhere(~np.isfinite(coordinates).all(axis=-1))[0]
         raise DatasetFormatError(
-            f"{path}: non-finite coordinates (NaN/inf) for image {image_name(int(image_index), layout)}, joint {joint_index}; "
-            "the file is corrupt: re-copy it from the original release (missing joints are written as 0 or outside the image, never NaN)"
+            f"{path}: non-finite coordinates (NaN/inf) for image {image_name(int(image_index), layout)}, "
+            f"joint {joint_index}; the file is corrupt: re-copy it from the original release (missing joints are "
+            "written as 0 or outside the image, never NaN)"
         )
     if not np.isin(flags, (0.0, 1.0)).all():
         bad = np.unique(flags[~np.isin(flags, (0.0, 1.0))])[:5]
         raise DatasetFormatError(
-            f"{path}: visibility flags must be 0 or 1, found {bad.tolist()}; this is not an unmodified {layout.upper()} joints.mat"
+            f"{path}: visibility flags must be 0 or 1, found {bad.tolist()}; this is not an unmodified "
+            f"{layout.upper()} joints.mat"
         )
     visible = flags == 1.0 if spec["flag_means_visible"] else flags == 0.0
     return (coordinates - MATLAB_PIXEL_OFFSET).astype(np.float32), visible
@@ -148,7 +152,8 @@ def _read_keypoint_set(root: Path, layout: Layout, select: Callable[[int], np.nd
     image_dir = root / "images"
     if not image_dir.is_dir():
         raise FileNotFoundError(
-            f"{image_dir} does not exist: the {layout.upper()} images belong in images/{image_name(0, layout)} …. {DATA_HINT}"
+            f"{image_dir} does not exist: the {layout.upper()} images belong in images/{image_name(0, layout)} …. "
+            f"{DATA_HINT}"
         )
     keypoints, visible = read_joints_mat(root / "joints.mat", layout)
     num_labels = len(keypoints)
@@ -177,7 +182,8 @@ def _read_keypoint_set(root: Path, layout: Layout, select: Callable[[int], np.nd
     unlabelled = [path.name for path in image_dir.glob("im*.jpg") if path.name not in expected_names]
     if unlabelled:
         warnings.warn(
-            f"{layout.upper()} {root}: ignored {len(unlabelled)} images without a label in joints.mat (e.g. {sorted(unlabelled)[:3]})",
+            f"{layout.upper()} {root}: ignored {len(unlabelled)} images without a label in joints.mat (e.g. "
+            f"{sorted(unlabelled)[:3]})",
             stacklevel=3,
         )
     if not kept:

@@ -95,7 +95,8 @@ def read_amass_npz(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     poses = np.asarray(contents["poses"], dtype=np.float64)
     if poses.ndim != 2 or poses.shape[1] < AMASS_BODY_POSE_SIZE:
         raise DatasetFormatError(
-            f"{path}: 'poses' has shape {poses.shape}, expected (N, ≥{AMASS_BODY_POSE_SIZE}) (global orientation + 21 body joints, as AMASS)"
+            f"{path}: 'poses' has shape {poses.shape}, expected (N, ≥{AMASS_BODY_POSE_SIZE}) (global orientation + "
+            "21 body joints, as AMASS)"
         )
     smpl_poses = np.zeros((len(poses), SMPL_POSE_SIZE))
     smpl_poses[:, :AMASS_BODY_POSE_SIZE] = poses[:, :AMASS_BODY_POSE_SIZE]

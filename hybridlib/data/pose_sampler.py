@@ -34,8 +34,8 @@ _ARMS_HANGING = {
 }
 POSE_ARCHETYPES: dict[str, dict[str, tuple[float, float, float]]] = {
     "ready_stance": {
-        **_ARMS_HANGING, "left_hip": (-15, 0, 8), "right_hip": (-15, 0, 8), "left_knee": (25, 0, 0), "right_knee": (25, 0, 0),
-        "left_elbow": (0, -60, 0), "right_elbow": (0, -60, 0), "spine1": (10, 0, 0),
+        **_ARMS_HANGING, "left_hip": (-15, 0, 8), "right_hip": (-15, 0, 8), "left_knee": (25, 0, 0),
+        "right_knee": (25, 0, 0), "left_elbow": (0, -60, 0), "right_elbow": (0, -60, 0), "spine1": (10, 0, 0),
     },
     "running": {
         "left_hip": (-65, 0, 0), "right_hip": (20, 0, 0), "left_knee": (50, 0, 0), "right_knee": (100, 0, 0),
@@ -44,18 +44,20 @@ POSE_ARCHETYPES: dict[str, dict[str, tuple[float, float, float]]] = {
     },
     "jump_arms_up": {
         "left_hip": (-45, 0, 5), "right_hip": (-45, 0, 5), "left_knee": (80, 0, 0), "right_knee": (80, 0, 0),
-        "left_ankle": (35, 0, 0), "right_ankle": (35, 0, 0), "left_shoulder": (0, -20, 75), "right_shoulder": (0, -20, 75),
-        "left_elbow": (0, -20, 0), "right_elbow": (0, -20, 0), "spine2": (-10, 0, 0), "neck": (-15, 0, 0),
+        "left_ankle": (35, 0, 0), "right_ankle": (35, 0, 0), "left_shoulder": (0, -20, 75),
+        "right_shoulder": (0, -20, 75), "left_elbow": (0, -20, 0), "right_elbow": (0, -20, 0), "spine2": (-10, 0, 0),
+        "neck": (-15, 0, 0),
     },
     "tuck_jump": {
         "left_hip": (-105, 0, 10), "right_hip": (-105, 0, 10), "left_knee": (125, 0, 0), "right_knee": (125, 0, 0),
-        "left_shoulder": (-60, 0, -45), "right_shoulder": (-60, 0, -45), "left_elbow": (0, -90, 0), "right_elbow": (0, -90, 0),
-        "spine1": (15, 0, 0), "spine2": (10, 0, 0),
+        "left_shoulder": (-60, 0, -45), "right_shoulder": (-60, 0, -45), "left_elbow": (0, -90, 0),
+        "right_elbow": (0, -90, 0), "spine1": (15, 0, 0), "spine2": (10, 0, 0),
     },
     "throwing": {
         "left_hip": (-35, 0, 10), "right_hip": (15, 0, 5), "left_knee": (25, 0, 0), "right_knee": (30, 0, 0),
-        "right_shoulder": (-20, 35, 15), "right_elbow": (-40, -95, 0), "left_shoulder": (0, -70, -15), "left_elbow": (0, -30, 0),
-        "spine1": (0, -12, 6), "spine2": (0, -12, 6), "spine3": (0, -10, 5), "head": (0, 20, 0),
+        "right_shoulder": (-20, 35, 15), "right_elbow": (-40, -95, 0), "left_shoulder": (0, -70, -15),
+        "left_elbow": (0, -30, 0), "spine1": (0, -12, 6), "spine2": (0, -12, 6), "spine3": (0, -10, 5),
+        "head": (0, 20, 0),
     },
     "kicking": {
         "right_hip": (-85, 0, 5), "right_knee": (20, 0, 0), "right_ankle": (35, 0, 0), "left_hip": (-5, 0, 5),
@@ -65,23 +67,23 @@ POSE_ARCHETYPES: dict[str, dict[str, tuple[float, float, float]]] = {
     "crouching": {
         "left_hip": (-110, 0, 15), "right_hip": (-110, 0, 15), "left_knee": (135, 0, 0), "right_knee": (135, 0, 0),
         "left_ankle": (-20, 0, 0), "right_ankle": (-20, 0, 0), "spine1": (25, 0, 0), "spine2": (20, 0, 0),
-        "left_shoulder": (-45, 0, -55), "right_shoulder": (-45, 0, -55), "left_elbow": (0, -60, 0), "right_elbow": (0, -60, 0),
-        "neck": (-20, 0, 0),
+        "left_shoulder": (-45, 0, -55), "right_shoulder": (-45, 0, -55), "left_elbow": (0, -60, 0),
+        "right_elbow": (0, -60, 0), "neck": (-20, 0, 0),
     },
     "reaching_up": {
-        "left_shoulder": (0, -10, 90), "left_elbow": (0, -10, 0), "right_shoulder": (0, 0, -60), "right_elbow": (0, -30, 0),
-        "spine1": (0, 0, -10), "spine2": (0, 0, -10), "spine3": (0, 0, -8), "left_ankle": (35, 0, 0),
-        "right_ankle": (35, 0, 0), "head": (-25, 0, 0),
+        "left_shoulder": (0, -10, 90), "left_elbow": (0, -10, 0), "right_shoulder": (0, 0, -60),
+        "right_elbow": (0, -30, 0), "spine1": (0, 0, -10), "spine2": (0, 0, -10), "spine3": (0, 0, -8),
+        "left_ankle": (35, 0, 0), "right_ankle": (35, 0, 0), "head": (-25, 0, 0),
     },
     "lunge": {
         "left_hip": (-85, 0, 5), "left_knee": (90, 0, 0), "right_hip": (20, 0, 5), "right_knee": (30, 0, 0),
-        "left_shoulder": (0, -45, -30), "right_shoulder": (0, -45, -30), "left_elbow": (0, -20, 0), "right_elbow": (0, -20, 0),
-        "spine1": (5, 0, 0),
+        "left_shoulder": (0, -45, -30), "right_shoulder": (0, -45, -30), "left_elbow": (0, -20, 0),
+        "right_elbow": (0, -20, 0), "spine1": (5, 0, 0),
     },
     "bending_over": {
-        **_ARMS_HANGING, "left_hip": (-75, 0, 10), "right_hip": (-75, 0, 10), "left_knee": (35, 0, 0), "right_knee": (35, 0, 0),
-        "spine1": (25, 0, 0), "spine2": (20, 0, 0), "spine3": (10, 0, 0), "left_shoulder": (-70, 0, -80),
-        "right_shoulder": (-70, 0, -80), "neck": (-25, 0, 0),
+        **_ARMS_HANGING, "left_hip": (-75, 0, 10), "right_hip": (-75, 0, 10), "left_knee": (35, 0, 0),
+        "right_knee": (35, 0, 0), "spine1": (25, 0, 0), "spine2": (20, 0, 0), "spine3": (10, 0, 0),
+        "left_shoulder": (-70, 0, -80), "right_shoulder": (-70, 0, -80), "neck": (-25, 0, 0),
     },
 }  # fmt: skip
 
@@ -139,7 +141,7 @@ def sample_body_euler(
     noise_scale = config.angle_noise_deg * rng.uniform(0.5, 1.5, size=(count, 1, 1))
     noise = rng.normal(size=(count, len(BODY_JOINT_NAMES), 3)) * noise_scale
     base = np.zeros((count, len(BODY_JOINT_NAMES), 3))
-    for sample, (index, flip) in enumerate(zip(chosen, mirrored)):
+    for sample, (index, flip) in enumerate(zip(chosen, mirrored, strict=True)):
         base[sample] = _archetype_euler(names[index], bool(flip))
     euler = np.clip(base + noise, JOINT_LIMITS_DEG[..., 0], JOINT_LIMITS_DEG[..., 1])
     return euler, tuple(names[index] for index in chosen)

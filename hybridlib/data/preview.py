@@ -16,34 +16,17 @@ import torch
 from hybridlib.data.dataset import DataConfig, Sample, build_dataset
 from hybridlib.data.transforms import denormalise_image
 from hybridlib.rendering import tile_images, write_image
+from hybridlib.skeleton import LEFT_HIP, LSP_BONES, LSP_JOINT_NAMES, RIGHT_HIP
 
-# LSP keypoint pairs drawn as bones: legs, arms, head, shoulders, hips, torso sides.
-LSP_SKELETON = (
-    (0, 1),
-    (1, 2),
-    (3, 4),
-    (4, 5),
-    (6, 7),
-    (7, 8),
-    (9, 10),
-    (10, 11),
-    (12, 13),
-    (8, 12),
-    (9, 12),
-    (2, 3),
-    (2, 8),
-    (3, 9),
-)
+# Bones drawn: the critic's 13 LSP bones and the line between the hips.
+LSP_SKELETON = (*LSP_BONES, (RIGHT_HIP, LEFT_HIP))
 _RIGHT, _LEFT, _CENTRE = (255, 80, 60), (60, 140, 255), (255, 220, 0)
 SILHOUETTE_COLOUR = (255, 255, 255)
 
 
 def _keypoint_colour(index: int) -> tuple[int, int, int]:
-    if index in (0, 1, 2, 6, 7, 8):
-        return _RIGHT
-    if index in (3, 4, 5, 9, 10, 11):
-        return _LEFT
-    return _CENTRE
+    name = LSP_JOINT_NAMES[index]
+    return _RIGHT if name.startswith("right_") else _LEFT if name.startswith("left_") else _CENTRE
 
 
 def draw_sample(sample: Sample) -> np.ndarray:
@@ -68,7 +51,7 @@ def draw_sample(sample: Sample) -> np.ndarray:
                 2,
                 cv2.LINE_AA,
             )
-    for index, ((x, y), visible) in enumerate(zip(pixels, keypoints[:, 2])):
+    for index, ((x, y), visible) in enumerate(zip(pixels, keypoints[:, 2], strict=True)):
         cv2.circle(
             image, (int(round(x)), int(round(y))), 3, _keypoint_colour(index), -1 if visible > 0 else 1, cv2.LINE_AA
         )

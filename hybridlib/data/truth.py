@@ -61,7 +61,8 @@ def read_truth_3d(path: str | Path, layout: Layout) -> Truth3D:
     for key, shape in _SHAPES.items():
         if arrays[key].shape != (count, *shape):
             raise DatasetFormatError(
-                f"{path}: '{layout}_{key}' has shape {arrays[key].shape}, expected {(count, *shape)}; regenerate the file"
+                f"{path}: '{layout}_{key}' has shape {arrays[key].shape}, expected {(count, *shape)}; "
+                "regenerate the file"
             )
     return Truth3D(
         **{key: value.astype(np.int64 if key == "image_size" else np.float32) for key, value in arrays.items()}

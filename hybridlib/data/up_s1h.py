@@ -48,7 +48,8 @@ def read_silhouette(path: str | Path, image_size: tuple[int, int] | None = None)
     height, width = pixels.shape
     if image_size is not None and (width, height) != tuple(image_size):
         raise DatasetFormatError(
-            f"silhouette {path} is {width}×{height} but its image {path.name.replace('_segmentation.png', '.jpg')} is {image_size[0]}×{image_size[1]}; "
+            f"silhouette {path} is {width}×{height} but its image {path.name.replace('_segmentation.png', '.jpg')} "
+            f"is {image_size[0]}×{image_size[1]}; "
             "UP-S1h silhouettes are pixel-aligned with the original images: use the matching file, unresized"
         )
     return pixels > 0
@@ -62,12 +63,13 @@ def find_silhouettes(up_root: str | Path | None, keypoint_set: KeypointSet) -> t
     up_root = Path(up_root)
     if not up_root.is_dir():
         raise FileNotFoundError(
-            f"UP-S1h folder {up_root} does not exist: it should hold data/lsp/ and data/lsp_extended/ as released, or pass no silhouette folder"
+            f"UP-S1h folder {up_root} does not exist: it should hold data/lsp/ and data/lsp_extended/ as released, "
+            "or pass no silhouette folder"
         )
     layout: Layout = keypoint_set.name  # type: ignore[assignment]
     found: list[Path | None] = []
     blank: list[str] = []
-    for image_path, (width, height) in zip(keypoint_set.image_paths, keypoint_set.image_sizes.tolist()):
+    for image_path, (width, height) in zip(keypoint_set.image_paths, keypoint_set.image_sizes.tolist(), strict=True):
         path = silhouette_path(up_root, layout, image_path)
         if not path.is_file():
             found.append(None)

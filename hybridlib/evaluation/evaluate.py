@@ -127,7 +127,8 @@ def load_trained(checkpoint_path: str | Path) -> tuple[Networks, TrainConfig, in
     except RuntimeError as error:  # torch lists every mismatching key: keep the first lines
         detail = " ".join(str(error).split("\n")[:2])[:300]
         raise ValueError(
-            f"checkpoint {checkpoint_path}: its weights do not fit the networks its own configuration describes (backbone {config.backbone}, critic {config.critic}): {detail}. "
+            f"checkpoint {checkpoint_path}: its weights do not fit the networks its own configuration describes "
+            f"(backbone {config.backbone}, critic {config.critic}): {detail}. "
             "The file was edited or comes from another architecture; evaluate it with the code version that wrote it"
         ) from error
     return networks, config, int(state["step"])

@@ -60,7 +60,7 @@ def joints_outside_limits_percent(rotation_matrices: torch.Tensor, tolerance_deg
 
 def bone_lengths(joints: torch.Tensor) -> torch.Tensor:
     """Lengths (B,13) of the LSP bones of joints (B,14,3)."""
-    starts, ends = zip(*LSP_BONES)
+    starts, ends = zip(*LSP_BONES, strict=True)
     return (joints[:, list(ends)] - joints[:, list(starts)]).norm(dim=-1)
 
 

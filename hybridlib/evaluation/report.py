@@ -121,7 +121,8 @@ def table_1_findings(table: pd.DataFrame) -> list[Finding]:
         Finding(
             "the critic makes bodies more plausible (combined: fewer joints outside the anatomical limits)",
             outside["with critic"] < outside["without critic"],
-            f"{outside['with critic']:.2f} % vs {outside['without critic']:.2f} % of joints; bone-length deviation {bones['with critic']:.2f} % vs {bones['without critic']:.2f} %",
+            f"{outside['with critic']:.2f} % vs {outside['without critic']:.2f} % of joints; bone-length deviation "
+            f"{bones['with critic']:.2f} % vs {bones['without critic']:.2f} %",
         )
     )
     return findings

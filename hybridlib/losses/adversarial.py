@@ -44,7 +44,9 @@ def gradient_penalty(critic: Callable[[BodyForCritic], torch.Tensor], interpolat
             for stream in range(scores.shape[1])
         ]
     else:
-        gradients = dict(zip(names, torch.autograd.grad(scores.sum(), tensors, create_graph=True, allow_unused=True)))
+        gradients = dict(
+            zip(names, torch.autograd.grad(scores.sum(), tensors, create_graph=True, allow_unused=True), strict=True)
+        )
         per_stream = [[gradients[name] for name in stream_names] for stream_names in stream_inputs]
     penalty = scores.new_zeros(())
     for gradients in per_stream:

@@ -234,8 +234,8 @@ def mesh_loss_sample(
 
     A vertex in an S_GT pixel takes that pixel's centre; another vertex inside the crop takes the
     nearest S_GT pixel centre among the distance transform's answers at the four pixel centres
-    around it (exact unless those answers miss it, a few in 10⁵); a vertex outside the crop, and every S_GT pixel, takes its exact nearest point of the
-    other set from :func:`nearest_sites`."""
+    around it (exact unless those answers miss it, a few in 10⁵); a vertex outside the crop, and
+    every S_GT pixel, takes its exact nearest point of the other set from :func:`nearest_sites`."""
     size = silhouette.shape[1]
     num_points = points.shape[0]
     pixel_count = 0

@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
-from torch.autograd.function import once_differentiable
+from torch.autograd.function import FunctionCtx, once_differentiable
 
 from hybridlib.geometry import nearest_foreground_indices
 from hybridlib.losses.nearest_points import mesh_loss_sample
@@ -112,13 +112,13 @@ class _PrecomputedGradient(torch.autograd.Function):
     """values (N,) with the gradient w.r.t. ``points`` (N,V,2) already computed (N,V,2)."""
 
     @staticmethod
-    def forward(ctx, points: torch.Tensor, values: torch.Tensor, gradients: torch.Tensor) -> torch.Tensor:
+    def forward(ctx: FunctionCtx, points: torch.Tensor, values: torch.Tensor, gradients: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(gradients)
         return values.clone()
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_values: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+    def backward(ctx: FunctionCtx, grad_values: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         (gradients,) = ctx.saved_tensors
         return gradients * grad_values[:, None, None], None, None
 
@@ -193,7 +193,7 @@ def _per_sample_losses(
         largest_first,
     )
     values, gradients = [0.0] * len(usable), [None] * len(usable)
-    for sample, (value, gradient) in zip(largest_first, found):
+    for sample, (value, gradient) in zip(largest_first, found, strict=True):
         values[sample], gradients[sample] = value, gradient
     values_tensor = torch.tensor(values, dtype=points.dtype, device=points.device)
     if not with_gradient:

@@ -54,7 +54,7 @@ def body_for_critic(output: BodyModelOutput, betas: torch.Tensor) -> BodyForCrit
 
 def _mlp(sizes: tuple[int, ...], slope: float = 0.2) -> nn.Sequential:
     layers: list[nn.Module] = []
-    for index, (size_in, size_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for index, (size_in, size_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(nn.Linear(size_in, size_out))
         if index < len(sizes) - 2:
             layers.append(nn.LeakyReLU(slope))

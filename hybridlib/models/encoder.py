@@ -48,7 +48,8 @@ class Encoder(nn.Module):
                 self.weights_source = str(path)
             elif weights_path is not None:
                 raise FileNotFoundError(
-                    f"ImageNet weights {path} not found: pass the path of torchvision's {Path(BACKBONES[backbone][1].url).name}"
+                    f"ImageNet weights {path} not found: pass the path of torchvision's "
+                    f"{Path(BACKBONES[backbone][1].url).name}"
                 )
             else:
                 warnings.warn(

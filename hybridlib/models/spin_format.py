@@ -118,7 +118,8 @@ def load_spin_checkpoint(path: str | Path) -> SpinFormatRegressor:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 — any unreadable or unsafe file gets the same advice
         raise SpinCheckpointError(
-            f"{path}: not a readable PyTorch checkpoint ({type(error).__name__}: {str(error).splitlines()[0]}); expected SPIN's model_checkpoint.pt"
+            f"{path}: not a readable PyTorch checkpoint ({type(error).__name__}: {str(error).splitlines()[0]}); "
+            "expected SPIN's model_checkpoint.pt"
         ) from error
     state = checkpoint.get("model", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):
@@ -139,14 +140,18 @@ def load_spin_checkpoint(path: str | Path) -> SpinFormatRegressor:
             (f"missing {len(missing)} keys (e.g. {', '.join(missing[:4])})" if missing else "")
             + ("; " if missing and wrong_shape else "")
             + (
-                f"wrong shapes for {', '.join(f'{key} {tuple(state[key].shape)} ≠ {tuple(expected[key].shape)}' for key in wrong_shape[:3])}"
+                "wrong shapes for "
+                + ", ".join(
+                    f"{key} {tuple(state[key].shape)} ≠ {tuple(expected[key].shape)}" for key in wrong_shape[:3]
+                )
                 if wrong_shape
                 else ""
             )
         )
         raise SpinCheckpointError(
-            f"{path} is not in SPIN's layout: {details}. Expected a ResNet-50 (conv1 … layer4) with fc1, fc2, decpose (144), decshape (10), deccam (3) and "
-            "init_pose/init_shape/init_cam, as SPIN's models/hmr.py saves it; a checkpoint trained by hybridlib is evaluated with evaluate_checkpoint instead."
+            f"{path} is not in SPIN's layout: {details}. Expected a ResNet-50 (conv1 … layer4) with fc1, fc2, "
+            "decpose (144), decshape (10), deccam (3) and init_pose/init_shape/init_cam, as SPIN's models/hmr.py "
+            "saves it; a checkpoint trained by hybridlib is evaluated with evaluate_checkpoint instead."
         )
     model.load_state_dict({key: state[key] for key in expected}, strict=False)
     return model.eval()

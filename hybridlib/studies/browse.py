@@ -8,8 +8,10 @@ numbers), so it is testable without a browser; :func:`browser` wires it to widge
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -25,6 +27,9 @@ from hybridlib.losses.silhouette import mesh_reprojection_loss, reference_pixel_
 from hybridlib.losses.weights import W_KPR, W_MR
 from hybridlib.models.forward import Networks, predict
 from hybridlib.rendering import draw_keypoints, overlay_mesh
+
+if TYPE_CHECKING:
+    import ipywidgets
 
 SPLITS = ("LSP train", "LSP test", "LSP extended")
 
@@ -82,7 +87,9 @@ def render_view(dataset: torch.utils.data.Dataset, index: int, networks: Network
     return View(np.concatenate([labelled, predicted], axis=1), numbers)
 
 
-def browser(data_dir: str | Path, checkpoints: list[str | Path] | None = None, image_size: int = 224):
+def browser(
+    data_dir: str | Path, checkpoints: list[str | Path] | None = None, image_size: int = 224
+) -> ipywidgets.VBox:
     """An ipywidgets VBox: split, index, run (or none) → picture and numbers."""
     import ipywidgets as widgets  # only needed in a notebook
 
@@ -95,7 +102,7 @@ def browser(data_dir: str | Path, checkpoints: list[str | Path] | None = None, i
     table = widgets.HTML()
     cache: dict[object, object] = {}
 
-    def cached(key, build):
+    def cached(key: Hashable, build: Callable[[], object]) -> object:
         if key not in cache:
             cache[key] = build()
         return cache[key]

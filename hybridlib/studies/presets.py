@@ -65,31 +65,36 @@ PRESETS: dict[str, Preset] = {
     preset.name: preset
     for preset in (
         Preset(
-            name="smoke", generated_data=GeneratedData(lsp=16, lspet=16, mosh=200), body_model=str(OPEN_BODY_MODEL_LITE),
-            backbone="resnet18", image_size=64, batch_size=4, epochs_lsp=1, epochs_lspet=1, overfit_steps=12,
-            overfit_seeds=(0, 1, 2), max_steps=3, eval_max_images=8, pretrained=False,
+            name="smoke", generated_data=GeneratedData(lsp=16, lspet=16, mosh=200),
+            body_model=str(OPEN_BODY_MODEL_LITE), backbone="resnet18", image_size=64, batch_size=4,
+            epochs_lsp=1, epochs_lspet=1, overfit_steps=12, overfit_seeds=(0, 1, 2),
+            max_steps=3, eval_max_images=8, pretrained=False,
         ),
         Preset(
-            name="demo", generated_data=GeneratedData(lsp=200, lspet=400, mosh=2000), body_model=str(OPEN_BODY_MODEL),
-            backbone="resnet18", image_size=96, batch_size=8, epochs_lsp=2, epochs_lspet=1, overfit_steps=60,
-            overfit_seeds=(0,), eval_max_images=100, pretrained=False,
+            name="demo", generated_data=GeneratedData(lsp=200, lspet=400, mosh=2000),
+            body_model=str(OPEN_BODY_MODEL), backbone="resnet18", image_size=96, batch_size=8,
+            epochs_lsp=2, epochs_lspet=1, overfit_steps=60, overfit_seeds=(0,),
+            eval_max_images=100, pretrained=False,
         ),
         Preset(
-            name="cpu", generated_data=GeneratedData(lsp=2000, lspet=10000, mosh=20000), body_model=str(OPEN_BODY_MODEL),
-            backbone="resnet18", image_size=128, batch_size=8, epochs_lsp=5, epochs_lspet=1, overfit_steps=200,
-            overfit_seeds=(0, 1, 2), num_workers=1,
+            name="cpu", generated_data=GeneratedData(lsp=2000, lspet=10000, mosh=20000),
+            body_model=str(OPEN_BODY_MODEL), backbone="resnet18", image_size=128, batch_size=8,
+            epochs_lsp=5, epochs_lspet=1, overfit_steps=200, overfit_seeds=(0, 1, 2),
+            num_workers=1,
         ),
         Preset(
-            name="paper", generated_data=GeneratedData(lsp=2000, lspet=10000, mosh=20000), body_model=str(OPEN_BODY_MODEL),
-            backbone="resnet50", image_size=224, batch_size=8, epochs_lsp=120, epochs_lspet=120, overfit_steps=2000,
-            overfit_seeds=(0, 1, 2), num_workers=4,
+            name="paper", generated_data=GeneratedData(lsp=2000, lspet=10000, mosh=20000),
+            body_model=str(OPEN_BODY_MODEL), backbone="resnet50", image_size=224, batch_size=8,
+            epochs_lsp=120, epochs_lspet=120, overfit_steps=2000, overfit_seeds=(0, 1, 2),
+            num_workers=4,
         ),
     )
 }  # fmt: skip
 
 
 class ParameterError(ValueError):
-    """A notebook parameter that is unknown, of the wrong type or pointing nowhere; the message lists the valid choices."""
+    """A notebook parameter that is unknown, of the wrong type or pointing nowhere; the message
+    lists the valid choices."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +136,8 @@ def _check_writable(out_dir: Path) -> None:
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         reason = f"{existing} is not a folder" if not existing.is_dir() else f"{existing} is not writable"
         raise ParameterError(
-            f"OUT_DIR {out_dir} is not a writable folder ({reason}): give a folder you can write to, or None for results/<study>/<preset>/"
+            f"OUT_DIR {out_dir} is not a writable folder ({reason}): give a folder you can write to, or None for "
+            "results/<study>/<preset>/"
         )
 
 
@@ -162,7 +168,8 @@ def resolve_settings(
     if BODY_MODEL is not None:
         if not Path(BODY_MODEL).exists():
             raise ParameterError(
-                f"BODY_MODEL {BODY_MODEL} does not exist: give a licensed SMPL .pkl (or folder), an SMPL-layout .npz, or None for the open model"
+                f"BODY_MODEL {BODY_MODEL} does not exist: give a licensed SMPL .pkl (or folder), an SMPL-layout "
+                ".npz, or None for the open model"
             )
         preset = replace(preset, body_model=str(BODY_MODEL))
     if DEVICE is not None:
@@ -174,7 +181,8 @@ def resolve_settings(
         data_dir = Path(DATA_DIR).expanduser()
         if not data_dir.is_dir():
             raise ParameterError(
-                f"DATA_DIR {data_dir} is not a folder: point it at the folder holding lsp/, lsp_ext/, up-s1h/, mosh/, or leave it None to use generated data"
+                f"DATA_DIR {data_dir} is not a folder: point it at the folder holding lsp/, lsp_ext/, up-s1h/, "
+                "mosh/, or leave it None to use generated data"
             )
     out_dir = Path(OUT_DIR) if OUT_DIR is not None else default_out_dir(study, PRESET)
     _check_writable(out_dir)

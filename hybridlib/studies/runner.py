@@ -154,12 +154,13 @@ def run_study(settings: StudySettings, specs: list[RunSpec], progress: bool = Tr
     return table
 
 
-def loss_curves(settings: StudySettings, specs: list[RunSpec]) -> dict[str, dict[str, object]]:
+def loss_curves(settings: StudySettings, specs: list[RunSpec]) -> dict[str, pd.DataFrame]:
     """{configuration slug: per-step loss columns} from the copied loss logs."""
     paths = {spec.slug: settings.out_dir / "losses" / f"{spec.slug}.csv" for spec in specs}
     missing = [path.name for path in paths.values() if not path.is_file()]
     if missing:
         raise FileNotFoundError(
-            f"no loss logs {missing} in {settings.out_dir / 'losses'}: run the study with this OUT_DIR first (its notebook, or python -m hybridlib.studies)"
+            f"no loss logs {missing} in {settings.out_dir / 'losses'}: run the study with this OUT_DIR first (its "
+            "notebook, or python -m hybridlib.studies)"
         )
     return {slug: read_loss_log(path) for slug, path in paths.items()}

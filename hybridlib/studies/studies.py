@@ -67,7 +67,7 @@ def _curve_figure(settings: StudySettings, groups: dict[str, list[RunSpec]], pat
     axes = figure.subplots(1, 2)
     window = 1
     for label, specs in groups.items():
-        for axis, column in zip(axes, ("loss_kpr", "loss_mr")):
+        for axis, column in zip(axes, ("loss_kpr", "loss_mr"), strict=True):
             runs = [curves[spec.slug][column] for spec in specs]
             length = min(len(run) for run in runs)
             window = max(1, length // 25)
@@ -79,7 +79,7 @@ def _curve_figure(settings: StudySettings, groups: dict[str, list[RunSpec]], pat
                 axis.plot(steps, stacked.mean(axis=0), color=line.get_color(), alpha=0.2, linewidth=0.6)
             if len(runs) > 1:
                 axis.fill_between(steps, smoothed.min(axis=0), smoothed.max(axis=0), color=line.get_color(), alpha=0.2)
-    for axis, name in zip(axes, ("L_kpr (normalised coordinates)", "L_mr (pixels²)")):
+    for axis, name in zip(axes, ("L_kpr (normalised coordinates)", "L_mr (pixels²)"), strict=True):
         axis.set_xlabel("step")
         axis.set_ylabel(name)
         axis.set_yscale("log")
@@ -96,7 +96,7 @@ def _bars_beside_paper(table: pd.DataFrame, label_column: str, path: Path, title
     figure = Figure(figsize=(11, 4))
     axes = figure.subplots(1, 2)
     positions = np.arange(len(table))
-    for axis, column in zip(axes, ("kpr_loss", "mr_loss")):
+    for axis, column in zip(axes, ("kpr_loss", "mr_loss"), strict=True):
         ours = axis.bar(positions - 0.2, table[column], width=0.4, label="hybridlib (this data, left axis)")
         paper_axis = (
             axis.twinx()
@@ -140,7 +140,7 @@ def _overfit_overlays(settings: StudySettings, specs: list[RunSpec], data_dir: P
             pred = predict(networks, batch.image)
         overlays.extend(
             overlay_mesh(denormalise_image(image.permute(1, 2, 0).numpy()), vertices, networks.body_model.faces, camera)
-            for image, vertices, camera in zip(batch.image, pred.output.vertices, pred.parts.camera)
+            for image, vertices, camera in zip(batch.image, pred.output.vertices, pred.parts.camera, strict=True)
         )
     figure = Figure(figsize=(14, 1.9 * len(specs)))
     axis = figure.subplots()
@@ -184,8 +184,8 @@ def run_overfit_study(settings: StudySettings, progress: bool = True) -> StudyRe
         draw_loss_curves("01_overfit_8_images", settings),
         _overfit_overlays(settings, [group[0] for group in groups.values()], data_dir, out / "overlays.png"),
     ]
-    kpr = dict(zip(table["configuration"], table["kpr_loss"]))
-    outside = dict(zip(table["configuration"], table["joints_outside_limits_pct"]))
+    kpr = dict(zip(table["configuration"], table["kpr_loss"], strict=True))
+    outside = dict(zip(table["configuration"], table["joints_outside_limits_pct"], strict=True))
     findings = [
         Finding(
             "MR only fits the keypoints worse than combined",
@@ -195,7 +195,8 @@ def run_overfit_study(settings: StudySettings, progress: bool = True) -> StudyRe
         Finding(
             "the critic with rotation keeps the overfitted bodies more plausible than no critic",
             outside["combined + critic with rotation"] < outside["combined"],
-            f"{outside['combined + critic with rotation']:.2f} % vs {outside['combined']:.2f} % of joints outside the limits",
+            f"{outside['combined + critic with rotation']:.2f} % vs {outside['combined']:.2f} % of joints outside "
+            "the limits",
         ),
     ]
     write_findings(findings, out)
@@ -275,7 +276,8 @@ def run_lspet_vs_hmr(
     same test images, at 224 px, posed by the study's body model."""
     if pretrained_checkpoint is not None and not Path(pretrained_checkpoint).is_file():
         raise ParameterError(
-            f"PRETRAINED_CHECKPOINT {pretrained_checkpoint} is not a file: give SPIN's model_checkpoint.pt (or one in its layout), or None"
+            f"PRETRAINED_CHECKPOINT {pretrained_checkpoint} is not a file: give SPIN's model_checkpoint.pt (or one "
+            "in its layout), or None"
         )
     rows = run_study(settings, table_2_specs(critic), progress)
     if pretrained_checkpoint is not None:
@@ -311,7 +313,10 @@ def draw_loss_curves(
     --redraw-loss-curves``). ``critic`` and ``ramp_fraction`` as the study was run with."""
     if study == "01_overfit_8_images":
         groups = overfit_groups(settings)
-        title = f"8-image overfitting, seeds {list(settings.preset.overfit_seeds)} ({settings.preset.name}); L_mr is not computed when w_mr = 0"
+        title = (
+            f"8-image overfitting, seeds {list(settings.preset.overfit_seeds)} ({settings.preset.name}); "
+            "L_mr is not computed when w_mr = 0"
+        )
     elif study == "02_lsp_ablation":
         groups = {spec.label: [spec] for _, _, spec in table_1_specs(critic, ramp_fraction)}
         title = "training losses, Table 1 runs"

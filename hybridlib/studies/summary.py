@@ -55,8 +55,8 @@ def study_summary(study: str, preset: str) -> str | None:
     train_minutes = provenance.get("train_seconds_all_configurations", float("nan")) / 60
     return "\n".join(
         [
-            f"**{TITLES[study]}** — `results/{study}/{preset}/` (commit {provenance['git_commit'][:7]}, {provenance['device']}, "
-            f"{train_minutes:.0f} min of training):",
+            f"**{TITLES[study]}** — `results/{study}/{preset}/` (commit {provenance['git_commit'][:7]}, "
+            f"{provenance['device']}, {train_minutes:.0f} min of training):",
             "",
             shown.to_markdown(index=False, floatfmt=".3f"),
             "",

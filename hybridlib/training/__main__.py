@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(error))
     result = train(config)
     print(
-        f"trained {result.steps} steps in {result.seconds:.1f} s; checkpoint {result.checkpoint_path}, losses {result.log_path}"
+        f"trained {result.steps} steps in {result.seconds:.1f} s; checkpoint {result.checkpoint_path}, losses "
+        f"{result.log_path}"
     )
 
 

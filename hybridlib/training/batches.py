@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 import torch
 
-from hybridlib.data import Sample, set_dataset_epoch
+from hybridlib.data import Sample, collate_samples, set_dataset_epoch
+from hybridlib.training.config import TrainConfig
 from hybridlib.training.distributed import DistributedContext
 
 
@@ -67,3 +68,25 @@ class EpochBatchSampler:
             batches = epoch_batches(self.dataset, self.batch_size, self.seed, epoch, self.context)
             for batch in batches[self.start_batch if epoch == self.start_epoch else 0 :]:
                 yield [(epoch, index) for index in batch]
+
+
+def run_loader(
+    dataset: torch.utils.data.Dataset,
+    config: TrainConfig,
+    context: DistributedContext,
+    start_epoch: int,
+    start_batch: int,
+    device: torch.device,
+) -> torch.utils.data.DataLoader:
+    """The one DataLoader of a run, from (start_epoch, start_batch) to its last epoch: collated
+    :class:`~hybridlib.data.Batch` es, pinned for a CUDA device."""
+    return torch.utils.data.DataLoader(
+        EpochKeyedDataset(dataset),
+        batch_sampler=EpochBatchSampler(
+            dataset, config.batch_size, config.seed, config.epochs, context, start_epoch, start_batch
+        ),
+        num_workers=config.num_workers,
+        collate_fn=collate_samples,
+        generator=torch.Generator().manual_seed(config.seed),  # keeps the global RNG untouched
+        pin_memory=device.type == "cuda",
+    )

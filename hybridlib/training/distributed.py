@@ -74,4 +74,4 @@ def average_logs(logs: dict[str, float], context: DistributedContext, device: to
     values = (
         global_sum(torch.tensor(list(logs.values()), dtype=torch.float64, device=device), context) / context.world_size
     )
-    return dict(zip(logs, values.tolist()))
+    return dict(zip(logs, values.tolist(), strict=True))

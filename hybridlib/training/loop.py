@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,12 +25,12 @@ from torch import nn
 from tqdm import tqdm
 
 from hybridlib.body_model import BodyModel
-from hybridlib.data import AugmentationConfig, DataConfig, build_dataset, collate_samples
+from hybridlib.data import AugmentationConfig, Batch, DataConfig, build_dataset
 from hybridlib.data.folders import MOSH_FOLDER
 from hybridlib.data.real_bodies import RealBodySampler
-from hybridlib.losses.adversarial import adversarial_losses
+from hybridlib.losses.adversarial import AdversarialLosses, adversarial_losses
 from hybridlib.models.forward import Networks, build_networks, resolve_device
-from hybridlib.training.batches import EpochBatchSampler, EpochKeyedDataset, epoch_batches
+from hybridlib.training.batches import epoch_batches, run_loader
 from hybridlib.training.checkpoint import load_checkpoint, save_checkpoint
 from hybridlib.training.config import TrainConfig
 from hybridlib.training.critic_step import critic_update
@@ -39,6 +38,7 @@ from hybridlib.training.distributed import DistributedContext, average_logs, ini
 from hybridlib.training.generator_step import generator_losses, mesh_loss_weight
 from hybridlib.training.interrupt import StopOnInterrupt
 from hybridlib.training.loss_log import LossLog, keep_rows_until
+from hybridlib.training.optimizer import adam
 
 
 class TrainingDivergedError(RuntimeError):
@@ -67,16 +67,6 @@ class _Progress:
     last_saved_step: int | None = None
 
 
-def adam(parameters: Iterable[nn.Parameter], lr: float) -> torch.optim.Adam:
-    """Adam with the fused kernel (one pass over all parameters on CPU and CUDA: on this
-    project's CPU step it is ~4x faster than the per-tensor loop), the plain one elsewhere."""
-    parameters = list(parameters)
-    try:
-        return torch.optim.Adam(parameters, lr=lr, fused=True)
-    except RuntimeError:  # a device without a fused kernel
-        return torch.optim.Adam(parameters, lr=lr)
-
-
 def _check_finite(logs: dict[str, float], progress: _Progress, checkpoint_path: Path) -> None:
     for name, value in logs.items():
         if not math.isfinite(value):
@@ -102,6 +92,23 @@ def _training_set(config: TrainConfig) -> torch.utils.data.Dataset:
             "lower batch_size or add data"
         )
     return dataset
+
+
+def _networks_and_real_bodies(config: TrainConfig, device: torch.device) -> tuple[Networks, RealBodySampler | None]:
+    """The networks on ``device`` and the critic's real bodies (None without a critic or a MoSh
+    folder). Θ_0 starts at the mean pose and shape of the MoSh/AMASS set whenever there is one,
+    so that runs with and without a critic differ only in the critic."""
+    body_model = BodyModel(config.body_model).to(device)
+    mocap_folder = Path(config.data_root) / MOSH_FOLDER
+    sampler = None
+    if config.critic != "none" or mocap_folder.is_dir():
+        sampler = RealBodySampler(mocap_folder, body_model, config.seed)
+    mean_pose, mean_betas = sampler.mean_body_pose_and_betas() if sampler is not None else (None, None)
+    networks = build_networks(config.networks, body_model, mean_pose, mean_betas)
+    networks.model.to(device)
+    if networks.critic is not None:
+        networks.critic.to(device)
+    return networks, sampler
 
 
 def _checkpoint_state(
@@ -154,6 +161,45 @@ def _data_parallel(model: nn.Module, device: torch.device, context: DistributedC
     return nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
+@dataclass
+class _Run:
+    """What one training step works with. ``model`` is ``networks.model``, or its
+    DistributedDataParallel wrapper under torchrun."""
+
+    config: TrainConfig
+    networks: Networks
+    adversary: AdversarialLosses | None
+    optimizer_generator: torch.optim.Optimizer
+    optimizer_critic: torch.optim.Optimizer | None
+    sampler: RealBodySampler | None
+    context: DistributedContext
+    autocast: AbstractContextManager
+    model: nn.Module | None = None
+
+
+def _training_step(run: _Run, batch: Batch, w_mr: float, progress: _Progress) -> dict[str, float]:
+    """One generator update, then ``critic_steps`` critic updates; returns the step's losses
+    (averaged over processes). Stops the run on a non-finite loss."""
+    config, networks, context = run.config, run.networks, run.context
+    with run.autocast:
+        thetas = run.model(batch.image)
+    thetas = [theta.float() for theta in thetas]
+    loss, logs, pred = generator_losses(config, thetas, batch, networks, run.adversary, context, w_mr)
+    logs = average_logs(logs, context, batch.image.device)
+    _check_finite(logs, progress, config.checkpoint_path)
+    run.optimizer_generator.zero_grad(set_to_none=True)
+    loss.backward()
+    run.optimizer_generator.step()
+    if networks.critic is None:
+        return logs
+    for _ in range(config.critic_steps):
+        real, mix = run.sampler.sample(config.batch_size, batch.image.device, context.rank, context.world_size)
+        critic_logs = critic_update(networks, run.adversary, run.optimizer_critic, real, pred.body, mix, context)
+    critic_logs = average_logs(critic_logs, context, batch.image.device)
+    _check_finite(critic_logs, progress, config.checkpoint_path)
+    return {**logs, **critic_logs}
+
+
 def train(config: TrainConfig) -> TrainResult:
     """Train (or resume) as configured; returns where the checkpoint and the loss log are.
     Under torchrun, every process runs this and process 0 writes the files."""
@@ -169,32 +215,22 @@ def train(config: TrainConfig) -> TrainResult:
     Path(config.out_dir).mkdir(parents=True, exist_ok=True)
     dataset = _training_set(config)
 
-    body_model = BodyModel(config.body_model).to(device)
-    # Θ_0 starts at the mean pose and shape of the MoSh/AMASS set whenever there is one, so
-    # that runs with and without a critic differ only in the critic.
-    mocap_folder = Path(config.data_root) / MOSH_FOLDER
-    use_sampler = config.critic != "none" or mocap_folder.is_dir()
-    sampler = RealBodySampler(mocap_folder, body_model, config.seed) if use_sampler else None
-    mean_pose, mean_betas = sampler.mean_body_pose_and_betas() if sampler is not None else (None, None)
-    networks = build_networks(config.networks, body_model, mean_pose, mean_betas)
-    networks.model.to(device)
+    networks, sampler = _networks_and_real_bodies(config, device)
     adversary = adversarial_losses(config.critic)
-    if networks.critic is not None:
-        networks.critic.to(device)
     optimizers = {
         "optimizer_generator": adam(networks.model.parameters(), config.lr_generator),
-        "optimizer_critic": adam(networks.critic.parameters(), config.lr_critic)
-        if networks.critic is not None
-        else None,
+        "optimizer_critic": None if networks.critic is None else adam(networks.critic.parameters(), config.lr_critic),
     }
-    optimizer_generator, optimizer_critic = optimizers.values()
+    run = _Run(config, networks, adversary, *optimizers.values(), sampler, context, autocast=nullcontext())
 
     progress = _Progress()
     if config.checkpoint_path.is_file():
         progress = _restore(load_checkpoint(config.checkpoint_path, map_location=device), networks, optimizers, sampler)
         if context.is_main:
             keep_rows_until(config.log_path, progress.step)
-    model = _data_parallel(networks.model, device, context)
+    run.model = _data_parallel(networks.model, device, context)
+    if config.amp and device.type == "cuda":
+        run.autocast = torch.autocast("cuda", dtype=torch.bfloat16)
 
     def checkpoint() -> None:
         progress.last_saved_step = progress.step
@@ -202,74 +238,35 @@ def train(config: TrainConfig) -> TrainResult:
             save_checkpoint(config.checkpoint_path, _checkpoint_state(config, progress, networks, optimizers, sampler))
 
     batches_per_epoch = len(epoch_batches(dataset, config.batch_size, config.seed, 0, context))
-    if (
-        progress.batch_in_epoch >= batches_per_epoch
-    ):  # checkpoints of earlier versions, written before the epoch rolled over
+    # checkpoints of earlier versions were written before the epoch rolled over
+    if progress.batch_in_epoch >= batches_per_epoch:
         progress.epoch, progress.batch_in_epoch = progress.epoch + 1, 0
     total_steps = int(min(config.epochs * batches_per_epoch, config.max_steps or math.inf))
     log = LossLog(config.log_path) if context.is_main else None
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if config.amp and device.type == "cuda" else nullcontext()
     bar = tqdm(
         total=total_steps, initial=progress.step, desc="training", unit="step",
         disable=not (config.progress and context.is_main),
     )  # fmt: skip
-    model.train()
+    run.model.train()
     if config.freeze_batchnorm:
-        for module in model.modules():
+        for module in run.model.modules():
             if isinstance(module, nn.modules.batchnorm._BatchNorm):
                 module.eval()
     try:
         with StopOnInterrupt() as interrupt:
-            # one DataLoader for the whole run: workers start once, not once per epoch
-            loader = torch.utils.data.DataLoader(
-                EpochKeyedDataset(dataset),
-                batch_sampler=EpochBatchSampler(
-                    dataset,
-                    config.batch_size,
-                    config.seed,
-                    config.epochs,
-                    context,
-                    progress.epoch,
-                    progress.batch_in_epoch,
-                ),
-                num_workers=config.num_workers,
-                collate_fn=collate_samples,
-                generator=torch.Generator().manual_seed(config.seed),  # keeps the global RNG untouched
-                pin_memory=device.type == "cuda",
-            )
+            loader = run_loader(dataset, config, context, progress.epoch, progress.batch_in_epoch, device)
             for batch in loader if progress.step < total_steps else ():
-                batch = batch.to(device, non_blocking=True)
-                with autocast:
-                    thetas = model(batch.image)
-                thetas = [theta.float() for theta in thetas]
                 w_mr = mesh_loss_weight(config, progress.step, total_steps)
-                loss, logs, pred = generator_losses(config, thetas, batch, networks, adversary, context, w_mr)
-                logs = average_logs(logs, context, device)
-                _check_finite(logs, progress, config.checkpoint_path)
-                optimizer_generator.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer_generator.step()
-                critic_logs: dict[str, float] = {}
-                if networks.critic is not None:
-                    for _ in range(config.critic_steps):
-                        real, mix = sampler.sample(config.batch_size, device, context.rank, context.world_size)
-                        critic_logs = critic_update(
-                            networks, adversary, optimizer_critic, real, pred.body, mix, context
-                        )
-                    critic_logs = average_logs(critic_logs, context, device)
-                    _check_finite(critic_logs, progress, config.checkpoint_path)
+                logs = _training_step(run, batch.to(device, non_blocking=True), w_mr, progress)
                 progress.step += 1
                 progress.batch_in_epoch += 1
                 if log is not None:
                     seconds = round(time.perf_counter() - started, 3)
-                    log.write(
-                        {"step": progress.step, "epoch": progress.epoch, **logs, **critic_logs, "seconds": seconds}
-                    )
+                    log.write({"step": progress.step, "epoch": progress.epoch, **logs, "seconds": seconds})
                 bar.update(1)
                 bar.set_postfix(kpr=f"{logs['loss_kpr']:.4f}", mr=f"{logs['loss_mr']:.1f}")
-                if (
-                    progress.batch_in_epoch == batches_per_epoch
-                ):  # before a checkpoint: a resume starts at the next batch
+                # the epoch rolls over before a checkpoint: a resume starts at the next batch
+                if progress.batch_in_epoch == batches_per_epoch:
                     progress.epoch, progress.batch_in_epoch = progress.epoch + 1, 0
                 finished = progress.step >= total_steps or interrupt.requested
                 if progress.step % config.checkpoint_every == 0 or finished:

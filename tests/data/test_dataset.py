@@ -5,15 +5,12 @@ from __future__ import annotations
 import shutil
 from dataclasses import replace
 
-import numpy as np
 import pytest
 import torch
 
 from hybridlib.data.dataset import DataConfig, KeypointDataset, build_dataset, collate_samples, set_dataset_epoch
 from hybridlib.data.errors import DatasetFormatError
 from hybridlib.data.lsp import read_lsp
-from hybridlib.data.preview import contact_sheet
-from hybridlib.data.preview import main as preview_main
 from hybridlib.data.transforms import AugmentationConfig
 from hybridlib.data.truth import read_truth_3d
 from hybridlib.geometry import weak_perspective_projection
@@ -68,9 +65,10 @@ def test_images_without_silhouette_keep_their_keypoints_and_are_masked_in_batche
 
 def test_augmentation_is_the_same_with_any_number_of_workers_and_changes_per_epoch(generated_root):
     dataset = build_dataset(DataConfig(root=generated_root), "train", seed=5)
-    loader = lambda workers: torch.utils.data.DataLoader(
-        dataset, batch_size=4, num_workers=workers, collate_fn=collate_samples
-    )  # noqa: E731
+
+    def loader(workers):
+        return torch.utils.data.DataLoader(dataset, batch_size=4, num_workers=workers, collate_fn=collate_samples)
+
     in_process, in_workers = next(iter(loader(0))), next(iter(loader(2)))
     torch.testing.assert_close(in_process.image, in_workers.image)
     torch.testing.assert_close(in_process.keypoints_2d, in_workers.keypoints_2d)
@@ -113,15 +111,6 @@ def test_missing_data_folder_says_how_to_get_data_and_missing_silhouettes_warn(g
     with pytest.warns(UserWarning, match="no up-s1h/ folder"):
         dataset = build_dataset(DataConfig(root=root), "train")
     assert not dataset[0].has_silhouette
-
-
-def test_contact_sheet_tiles_drawn_samples(generated_root, tmp_path):
-    dataset = build_dataset(DataConfig(root=generated_root, augmentation=AugmentationConfig(image_size=96)), "test")
-    sheet = contact_sheet(dataset, count=5, columns=3)
-    assert sheet.shape == (2 * 96, 3 * 96, 3) and sheet.dtype == np.uint8
-    assert sheet[:, : 2 * 96].std() > 10 and not sheet[96:, 2 * 96 :].any()  # 5 tiles, then black
-    path = preview_main(["--data", str(generated_root), "--out", str(tmp_path / "sheet.png"), "--count", "4"])
-    assert path.is_file() and path.stat().st_size > 1000
 
 
 def test_wrong_sample_sizes_are_refused(generated_root):

@@ -39,7 +39,7 @@ def test_image_keypoints_and_silhouette_move_together(flip):
         flipped_seen |= mirrored
         pixels = (result.keypoints_2d[:, :2] + 1.0) * 112.0
         restored = denormalise_image(result.image)
-        for x, y, visible in zip(pixels[:, 0], pixels[:, 1], result.keypoints_2d[:, 2]):
+        for x, y, visible in zip(pixels[:, 0], pixels[:, 1], result.keypoints_2d[:, 2], strict=True):
             if visible:
                 row, col = int(y), int(x)
                 assert restored[row, col].min() > 200, "the image disc must be under the keypoint"

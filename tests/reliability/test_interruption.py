@@ -31,8 +31,9 @@ STEPS, CHECKPOINT_EVERY = 14, 3
 
 def _config(data_root: Path, out_dir: Path) -> TrainConfig:
     return TrainConfig(
-        data_root=str(data_root), out_dir=str(out_dir), backbone="resnet18", image_size=64, batch_size=4, pretrained=False, body_model=str(OPEN_BODY_MODEL_LITE),
-        critic="with_rotation", max_steps=STEPS, epochs=100, checkpoint_every=CHECKPOINT_EVERY, seed=5, progress=False,
+        data_root=str(data_root), out_dir=str(out_dir), backbone="resnet18", image_size=64, batch_size=4,
+        pretrained=False, body_model=str(OPEN_BODY_MODEL_LITE), critic="with_rotation", max_steps=STEPS, epochs=100,
+        checkpoint_every=CHECKPOINT_EVERY, seed=5, progress=False,
     )  # fmt: skip
 
 
@@ -107,11 +108,15 @@ DISK_FULL = textwrap.dedent(
     import pandas as pd, torch
     from hybridlib.evaluation.report import write_table
     from hybridlib.training.checkpoint import save_checkpoint
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG, as a full disk fails with ENOSPC
+    # a write past the limit fails with EFBIG, as a full disk fails with ENOSPC
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
     folder = sys.argv[1]
     for name, write in (
-        ("checkpoint", lambda: save_checkpoint(f"{folder}/checkpoint.pt", {"model": {"weight": torch.ones(1_000_000)}, "step": 2})),
+        (
+            "checkpoint",
+            lambda: save_checkpoint(f"{folder}/checkpoint.pt", {"model": {"weight": torch.ones(1_000_000)}, "step": 2}),
+        ),
         ("table", lambda: write_table(pd.DataFrame({"kpr_loss": range(100_000)}), folder)),
     ):
         try:
@@ -150,7 +155,8 @@ def test_a_study_run_again_with_the_same_out_dir_reuses_its_finished_runs(tmp_pa
     def run() -> None:
         papermill.execute_notebook(
             str(REPOSITORY_ROOT / "notebooks" / "03_lspet_vs_hmr.ipynb"), str(tmp_path / "executed.ipynb"),
-            parameters={"PRESET": "smoke", "OUT_DIR": str(out_dir), "SEED": 21}, progress_bar=False, cwd=str(REPOSITORY_ROOT / "notebooks"),
+            parameters={"PRESET": "smoke", "OUT_DIR": str(out_dir), "SEED": 21}, progress_bar=False,
+            cwd=str(REPOSITORY_ROOT / "notebooks"),
         )  # fmt: skip
 
     run()

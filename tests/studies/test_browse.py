@@ -14,8 +14,9 @@ def test_views_show_labels_and_with_a_run_the_prediction_and_losses(generated_ro
     labels_only = render_view(dataset, 0)
     assert labels_only.image.shape == (64, 64, 3) and labels_only.numbers["image"] == "im0007.jpg"
     config = TrainConfig(
-        data_root=str(generated_root), out_dir=str(tmp_path / "run"), image_size=64, backbone="resnet18", pretrained=False,
-        body_model=str(OPEN_BODY_MODEL_LITE), batch_size=4, max_steps=1, critic="none", progress=False,
+        data_root=str(generated_root), out_dir=str(tmp_path / "run"), image_size=64, backbone="resnet18",
+        pretrained=False, body_model=str(OPEN_BODY_MODEL_LITE), batch_size=4, max_steps=1, critic="none",
+        progress=False,
     )  # fmt: skip
     result = train(config)
     with_run = render_view(dataset, 0, result.networks)

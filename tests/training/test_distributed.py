@@ -23,9 +23,9 @@ def _free_port() -> int:
 def test_two_gloo_processes_match_one_process(generated_root, tmp_path):
     # Dropout off and BatchNorm statistics frozen: both would otherwise draw per process.
     config = TrainConfig(
-        data_root=str(generated_root), out_dir=str(tmp_path / "single"), use_lspet=True, image_size=64, backbone="resnet18",
-        pretrained=False, body_model=str(OPEN_BODY_MODEL_LITE), batch_size=4, max_steps=3, critic="with_rotation",
-        dropout=0.0, freeze_batchnorm=True, progress=False,
+        data_root=str(generated_root), out_dir=str(tmp_path / "single"), use_lspet=True, image_size=64,
+        backbone="resnet18", pretrained=False, body_model=str(OPEN_BODY_MODEL_LITE), batch_size=4, max_steps=3,
+        critic="with_rotation", dropout=0.0, freeze_batchnorm=True, progress=False,
     )  # fmt: skip
     single = train(config)
     distributed = replace(config, out_dir=str(tmp_path / "ddp"))

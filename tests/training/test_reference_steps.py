@@ -26,7 +26,7 @@ from hybridlib.models.forward import build_networks
 from hybridlib.training import TrainConfig, read_loss_log, train
 from hybridlib.training.critic_step import critic_update
 from hybridlib.training.generator_step import generator_losses
-from hybridlib.training.loop import adam
+from hybridlib.training.optimizer import adam
 
 REFERENCE = json.loads((Path(__file__).with_name("reference_steps.json")).read_text())
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}

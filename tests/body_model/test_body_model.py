@@ -114,7 +114,7 @@ def test_positive_beta0_is_monotonically_taller(body_model):
     betas[:, 0] = torch.tensor([-2.0, -1.0, 0.0, 1.0, 2.0])
     vertices = rest(body_model, betas=betas).vertices
     heights = (vertices[..., 1].max(dim=1).values - vertices[..., 1].min(dim=1).values).tolist()
-    assert all(later > earlier + 0.01 for earlier, later in zip(heights, heights[1:])), heights
+    assert all(later > earlier + 0.01 for earlier, later in zip(heights, heights[1:], strict=False)), heights
 
 
 def test_gradients_reach_pose_and_betas(body_model):
@@ -316,6 +316,6 @@ def test_the_forward_equals_smplx_in_values_and_gradients(tmp_path, pose_blend_s
         ((vertices * weights_vertices).sum() + (joints * weights_joints).sum()).backward()
         results.append((vertices, joints, *(tensor.grad for tensor in inputs)))
     for name, expected, actual in zip(
-        ("vertices", "joints", "global_orient grad", "pose grad", "betas grad"), *results
+        ("vertices", "joints", "global_orient grad", "pose grad", "betas grad"), *results, strict=True
     ):
         torch.testing.assert_close(actual, expected, atol=2e-5, rtol=1e-4, msg=name)

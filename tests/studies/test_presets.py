@@ -1,0 +1,46 @@
+"""Presets and the validation of notebook parameters."""
+
+from __future__ import annotations
+
+import pytest
+
+from hybridlib.studies import PRESETS, ParameterError, resolve_settings
+from hybridlib.training import TrainConfig
+
+
+def test_unknown_presets_and_wrong_types_stop_with_the_valid_choices(tmp_path):
+    with pytest.raises(ParameterError, match=r"PRESET must be one of \['cpu', 'demo', 'paper', 'smoke'\], got 'fast'"):
+        resolve_settings("02_lsp_ablation", PRESET="fast")
+    with pytest.raises(ParameterError, match="EPOCHS must be a positive int or None, got '3'"):
+        resolve_settings("02_lsp_ablation", EPOCHS="3")
+    with pytest.raises(ParameterError, match="SEED must be an int, got True"):
+        resolve_settings("02_lsp_ablation", SEED=True)
+    with pytest.raises(ParameterError, match="DATA_DIR .* is not a folder"):
+        resolve_settings("02_lsp_ablation", DATA_DIR=str(tmp_path / "nowhere"))
+    with pytest.raises(ParameterError, match="DEVICE must be"):
+        resolve_settings("02_lsp_ablation", DEVICE="gpu")
+    settings = resolve_settings("02_lsp_ablation", PRESET="cpu", EPOCHS=4, OUT_DIR=str(tmp_path))
+    assert (
+        settings.preset.epochs_lsp == 4
+        and settings.preset.backbone == PRESETS["cpu"].backbone
+        and settings.out_dir == tmp_path
+    )
+
+
+def test_the_paper_preset_holds_the_authors_settings():
+    paper = PRESETS["paper"]
+    assert (paper.backbone, paper.image_size, paper.batch_size, paper.epochs_lsp, paper.epochs_lspet) == (
+        "resnet50",
+        224,
+        8,
+        120,
+        120,
+    )
+    defaults = TrainConfig(data_root=".", out_dir=".")
+    assert (defaults.w_kpr, defaults.w_mr, defaults.w_critic, defaults.lr_generator, defaults.lr_critic) == (
+        60.0,
+        0.001,
+        0.01,
+        1e-4,
+        5e-4,
+    )

@@ -1,0 +1,79 @@
+"""A study's configurations: each row's TrainConfig (preset + row + seed) in a folder of its own,
+the data it uses, and the copied loss logs the curves are drawn from."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from hybridlib import paths
+from hybridlib.studies import resolve_settings
+from hybridlib.studies.runner import RunSpec, ensure_data, loss_curves, train_config
+from hybridlib.training.loss_log import LOG_COLUMNS
+
+
+@pytest.fixture
+def settings(monkeypatch, tmp_path):
+    monkeypatch.setenv(paths.HOME_VARIABLE, str(tmp_path / "workspace"))
+    return resolve_settings("02_lsp_ablation", PRESET="smoke", SEED=10, OUT_DIR=str(tmp_path / "out"))
+
+
+def test_a_configuration_takes_the_preset_the_row_and_the_seed(settings, tmp_path):
+    preset = settings.preset
+    spec = RunSpec("MR only", critic="with_rotation", w_kpr=0.0, seed=2)
+    assert spec.slug == "mr_only_seed2"
+    config = train_config(settings, spec, tmp_path / "data", progress=False)
+    assert (config.backbone, config.image_size, config.batch_size, config.body_model) == (
+        preset.backbone,
+        preset.image_size,
+        preset.batch_size,
+        preset.body_model,
+    )
+    assert (config.critic, config.w_kpr, config.seed, config.data_root) == (
+        "with_rotation",
+        0.0,
+        12,
+        str(tmp_path / "data"),
+    )
+    assert config.epochs == preset.epochs_lsp and config.max_steps == preset.max_steps
+    lspet = train_config(settings, replace(spec, use_lspet=True), tmp_path / "data", progress=False)
+    assert lspet.use_lspet and lspet.epochs == preset.epochs_lspet
+    fixed = train_config(settings, replace(spec, steps=7, batch_size=2), tmp_path / "data", progress=False)
+    assert fixed.max_steps == 7 and fixed.epochs >= 10**9 and fixed.batch_size == 2
+
+
+def test_runs_differing_in_any_setting_never_share_a_folder(settings, tmp_path):
+    spec = RunSpec("combined")
+    folder = Path(train_config(settings, spec, tmp_path / "data", progress=False).out_dir)
+    assert folder.parent == tmp_path / "workspace" / "runs" / "02_lsp_ablation" / "smoke"
+    assert folder.name.startswith("combined_seed0-")
+    assert train_config(settings, spec, tmp_path / "data", progress=True).out_dir == str(folder)  # progress: same run
+    others = {
+        train_config(settings, replace(spec, w_mr_ramp_fraction=0.5), tmp_path / "data").out_dir,
+        train_config(settings, replace(spec, augment=False), tmp_path / "data").out_dir,
+        train_config(replace(settings, seed=11), spec, tmp_path / "data").out_dir,
+        train_config(settings, spec, tmp_path / "other data").out_dir,
+    }
+    assert len(others) == 4 and str(folder) not in others
+
+
+def test_a_given_data_folder_is_used_as_it_is(settings, tmp_path):
+    data_dir = tmp_path / "my data"
+    data_dir.mkdir()
+    assert ensure_data(replace(settings, data_dir=data_dir), progress=False) == data_dir
+    assert not (tmp_path / "workspace").exists()  # nothing generated
+
+
+def test_loss_curves_read_the_copied_logs_and_name_the_missing_ones(settings):
+    specs = [RunSpec("KPR only"), RunSpec("combined")]
+    losses = settings.out_dir / "losses"
+    losses.mkdir(parents=True)
+    (losses / "kpr_only_seed0.csv").write_text(
+        ",".join(LOG_COLUMNS) + "\n" + ",".join(["0", "0", "1.5", "1.5", "", "", "", "", "", "0.1"]) + "\n"
+    )
+    with pytest.raises(FileNotFoundError, match=r"no loss logs \['combined_seed0\.csv'\] in .*losses: run the study"):
+        loss_curves(settings, specs)
+    curves = loss_curves(settings, specs[:1])
+    assert list(curves) == ["kpr_only_seed0"] and curves["kpr_only_seed0"]["loss_total"].tolist() == [1.5]
