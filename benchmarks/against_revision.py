@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmarks.machine import machine_description
 from hybridlib.paths import REPOSITORY_ROOT
 from hybridlib.studies import resolve_settings
 from hybridlib.studies.runner import ensure_data
@@ -32,15 +32,6 @@ _PARTS_SCRIPT = (
     "import json, sys, torch; from pathlib import Path; from benchmarks.training_step import step_parts; "
     "print(json.dumps(step_parts(Path(sys.argv[1]), 'resnet18', 128, int(sys.argv[2]))))"
 )
-
-
-def cpu_description() -> str:
-    """The CPU model and its vector flags that matter for torch's kernels."""
-    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
-    model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "")
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    wanted = [flag for flag in flags if flag.startswith(("avx", "amx", "fma"))]
-    return f"{model or platform.processor()}, {os.cpu_count()} cores, flags: {' '.join(wanted)}"
 
 
 def step_parts_at(checkout: Path, data: Path, repeats: int) -> dict[str, float]:
@@ -66,7 +57,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=9, help="timed calls per part and round")
     args = parser.parse_args()
     data = ensure_data(resolve_settings("bench", PRESET="demo"))
-    print(f"machine: {cpu_description()}")
+    print(f"machine: {machine_description()}")
     with tempfile.TemporaryDirectory() as folder:
         worktree = Path(folder) / "revision"
         subprocess.run(

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import torch
 
 from benchmarks.body_model_and_rendering import body_model_cases
 from benchmarks.data_generation_and_loading import generator_rate, loader_rate
+from benchmarks.machine import machine_description, machine_name
 from benchmarks.timing import median_seconds
 from benchmarks.training_step import mesh_loss_times, mixed_precision_loss_difference, step_parts, step_times
 from hybridlib.body_model import OPEN_BODY_MODEL, OPEN_BODY_MODEL_LITE, BodyModel
@@ -38,20 +38,6 @@ from hybridlib.losses import mesh_reprojection_loss
 from hybridlib.paths import REPOSITORY_ROOT, results_root
 from hybridlib.studies import PRESETS, resolve_settings
 from hybridlib.studies.runner import RunSpec, ensure_data, train_config
-
-
-def machine_name() -> str:
-    """'cpu-<cores>c-<model>' or 'cuda-<device>', file-name safe."""
-    if torch.cuda.is_available():
-        label = f"cuda-{torch.cuda.get_device_name(0)}"
-    else:
-        model = platform.processor() or platform.machine()
-        cpuinfo = Path("/proc/cpuinfo")
-        if cpuinfo.is_file():
-            found = re.search(r"model name\s*:\s*(.+)", cpuinfo.read_text())
-            model = found.group(1) if found else model
-        label = f"cpu-{os.cpu_count()}c-{model}"
-    return re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-").lower()[:80]
 
 
 def body_model_ms(repeats: int, batch_size: int = 8) -> float:
@@ -150,7 +136,8 @@ def main() -> None:
     cpu = PRESETS["cpu"]
     data = ensure_data(resolve_settings("bench", PRESET="demo"))
     machine = machine_name()
-    print(f"machine {machine}: torch {torch.__version__}, {torch.get_num_threads()} threads; data {data}", flush=True)
+    description = machine_description()
+    print(f"machine {machine}: {description}; data {data}", flush=True)
 
     rows: list[dict[str, object]] = []
 
@@ -276,7 +263,7 @@ def main() -> None:
         results / f"{machine}{suffix}-scaling.csv",
     ]
     if not args.quick:
-        PERFORMANCE_DOC.write_text(performance_doc(machine, table, parts_table, scaling_table))
+        PERFORMANCE_DOC.write_text(performance_doc(machine, description, table, parts_table, scaling_table))
         written.append(PERFORMANCE_DOC)
     print("\nwritten: " + ", ".join(_shown(path) for path in written))
 
@@ -289,7 +276,9 @@ def _shown(path: Path) -> str:
 PERFORMANCE_DOC = REPOSITORY_ROOT / "docs" / "performance.md"
 
 
-def performance_doc(machine: str, table: pd.DataFrame, parts: pd.DataFrame, scaling: pd.DataFrame) -> str:
+def performance_doc(
+    machine: str, description: str, table: pd.DataFrame, parts: pd.DataFrame, scaling: pd.DataFrame
+) -> str:
     """docs/performance.md: what the benchmarks measure, the last full run's tables, what was fixed."""
     return f"""# Performance
 
@@ -314,6 +303,8 @@ ratios measured a few seconds apart are the figures to compare. Raw tables:
   the `cpu` preset trains for 60 steps.
 
 ## Last full run: {machine}
+
+{description}
 
 {table.to_markdown(index=False)}
 

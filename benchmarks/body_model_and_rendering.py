@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import functools
-import platform
 from collections.abc import Callable
 
 import cv2
 import torch
 
+from benchmarks.machine import machine_description
 from benchmarks.timing import median_seconds
 from hybridlib.body_model import OPEN_BODY_MODEL, OPEN_BODY_MODEL_LITE, BodyModel
 from hybridlib.demo import framing_camera
@@ -52,7 +52,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
 
-    print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, threads={args.threads}")
+    print(f"machine: {machine_description()}")
     rows: list[tuple[str, float]] = []
     models = {"full": BodyModel(OPEN_BODY_MODEL), "lite": BodyModel(OPEN_BODY_MODEL_LITE)}
     for variant, body_model in models.items():

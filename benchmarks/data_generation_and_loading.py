@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 import hybridlib.data.generate as generate
+from benchmarks.machine import machine_description
 from hybridlib.data.dataset import DataConfig, build_dataset, collate_samples
 from hybridlib.data.transforms import AugmentationConfig
 
@@ -63,6 +64,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=12)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    print(f"machine: {machine_description()}")
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         rate = generator_rate(scratch / "rate", args.images)

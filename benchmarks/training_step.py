@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.machine import machine_description
 from benchmarks.timing import median_seconds
 from hybridlib.body_model import BodyModel
 from hybridlib.data import AugmentationConfig, DataConfig, build_dataset, collate_samples
@@ -193,7 +194,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
+    print(f"machine: {machine_description()}")
     for backbone, image_size in (("resnet50", 224), ("resnet18", 128)):
         encoder_seconds, step_seconds = step_times(args.data, backbone, image_size, args.repeats)
         print(

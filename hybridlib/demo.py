@@ -18,7 +18,7 @@ import torch
 from hybridlib.body_model import BodyModel
 from hybridlib.geometry import UPRIGHT_GLOBAL_ORIENT
 from hybridlib.rendering import render_mesh, tile_images, write_image
-from hybridlib.skeleton import NUM_BETAS, NUM_BODY_JOINTS, SMPL_JOINT_NAMES
+from hybridlib.skeleton import BODY_JOINT_NAMES, NUM_BETAS, NUM_BODY_JOINTS
 
 
 @dataclass(frozen=True)
@@ -52,10 +52,16 @@ DEMO_BODIES = (
 
 
 def pose_vector(joint_rotations: dict[str, tuple[float, float, float]]) -> torch.Tensor:
-    """Body pose (1,69) axis-angle from {SMPL joint name: rotation}; other joints at rest."""
+    """Body pose (1,69) axis-angle from {SMPL body joint name: rotation}; other joints at rest.
+    The pelvis is not a body joint (its rotation is the global orientation): ValueError."""
     body_pose = torch.zeros(1, NUM_BODY_JOINTS, 3)
     for joint_name, rotation in joint_rotations.items():
-        body_pose[0, SMPL_JOINT_NAMES.index(joint_name) - 1] = torch.tensor(rotation)
+        if joint_name not in BODY_JOINT_NAMES:
+            raise ValueError(
+                f"{joint_name!r} is not one of the {NUM_BODY_JOINTS} body joints {BODY_JOINT_NAMES} "
+                "(the pelvis rotation is the global orientation)"
+            )
+        body_pose[0, BODY_JOINT_NAMES.index(joint_name)] = torch.tensor(rotation)
     return body_pose.reshape(1, -1)
 
 

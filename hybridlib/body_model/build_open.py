@@ -231,7 +231,13 @@ def rotation_between(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor
     sine = cross.norm(dim=-1, keepdim=True)
     cosine = (source * target).sum(dim=-1, keepdim=True)
     angle = torch.atan2(sine, cosine)
-    axis = cross / sine.clamp_min(1e-12)
+    # opposite directions have no cross product: turn by π about an axis perpendicular to source
+    helper = torch.zeros_like(source)
+    helper[..., 0] = (source[..., 0].abs() < 0.9).to(source.dtype)
+    helper[..., 1] = 1.0 - helper[..., 0]
+    perpendicular = torch.linalg.cross(source, helper)
+    perpendicular = perpendicular / perpendicular.norm(dim=-1, keepdim=True)
+    axis = torch.where((sine <= 1e-12) & (cosine < 0), perpendicular, cross / sine.clamp_min(1e-12))
     return roma.rotvec_to_rotmat(axis * angle)
 
 

@@ -1,0 +1,50 @@
+"""What machine a benchmark ran on: every benchmark prints :func:`machine_description` first,
+because machines of one kind differ between sessions (AMD EPYC, or Intel Xeon with AMX-BF16)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from pathlib import Path
+
+import torch
+
+# CPU flags that decide which kernels torch runs (vector width, bf16 and AMX units)
+_RELEVANT_FLAGS = ("avx", "amx", "fma")
+
+
+def _cpuinfo_field(name: str) -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.is_file():
+        return ""
+    found = re.search(rf"^{name}\s*:\s*(.+)$", cpuinfo.read_text(), flags=re.MULTILINE)
+    return found.group(1).strip() if found else ""
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows."""
+    return _cpuinfo_field("model name") or platform.processor() or platform.machine()
+
+
+def cpu_flags() -> list[str]:
+    """The CPU's AVX / AMX / FMA flags."""
+    return [flag for flag in _cpuinfo_field("flags").split() if flag.startswith(_RELEVANT_FLAGS)]
+
+
+def machine_name() -> str:
+    """'cpu-<cores>c-<model>' or 'cuda-<device>', file-name safe (the benchmark CSVs' names)."""
+    if torch.cuda.is_available():
+        label = f"cuda-{torch.cuda.get_device_name(0)}"
+    else:
+        label = f"cpu-{os.cpu_count()}c-{cpu_model()}"
+    return re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-").lower()[:80]
+
+
+def machine_description() -> str:
+    """One line: CPU model, cores, relevant flags, torch version and threads, and the GPU if any."""
+    gpu = f"; GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
+    return (
+        f"{cpu_model()}, {os.cpu_count()} cores, flags: {' '.join(cpu_flags()) or 'none listed'}; "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads{gpu}"
+    )
