@@ -7,18 +7,14 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+from tiny_runs import tiny_run_config
 
-from hybridlib.body_model import OPEN_BODY_MODEL_LITE
 from hybridlib.predict import main as predict_main
-from hybridlib.training import TrainConfig, train
+from hybridlib.training import train
 
 
 def test_predict_writes_theta_and_an_overlay_per_image(generated_root, tmp_path, capsys):
-    config = TrainConfig(
-        data_root=str(generated_root), out_dir=str(tmp_path / "run"), image_size=64, backbone="resnet18",
-        pretrained=False, body_model=str(OPEN_BODY_MODEL_LITE), batch_size=4, max_steps=1, critic="none",
-        progress=False,
-    )  # fmt: skip
+    config = tiny_run_config(generated_root, tmp_path / "run", use_lspet=False, max_steps=1, critic="none")
     train(config)
     images = tmp_path / "images"
     images.mkdir()

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import math
 
-from hybridlib.body_model import OPEN_BODY_MODEL_LITE
+from tiny_runs import tiny_run_config
+
 from hybridlib.evaluation import EvaluationConfig, evaluate_checkpoint
-from hybridlib.training import TrainConfig, train
+from hybridlib.training import train
 
 
 def test_evaluating_a_checkpoint_gives_one_row_with_every_metric(generated_root, tmp_path):
-    config = TrainConfig(
-        data_root=str(generated_root), out_dir=str(tmp_path / "run"), image_size=64, backbone="resnet18",
-        pretrained=False, body_model=str(OPEN_BODY_MODEL_LITE), batch_size=4, max_steps=1, critic="without_rotation",
-        progress=False,
-    )  # fmt: skip
+    config = tiny_run_config(generated_root, tmp_path / "run", use_lspet=False, max_steps=1, critic="without_rotation")
     train(config)
     row = evaluate_checkpoint(config.checkpoint_path, config=EvaluationConfig(progress=False, batch_size=4))
     assert len(row) == 1 and row["test_images"].item() == 6 and row["critic"].item() == "without_rotation"

@@ -25,17 +25,28 @@ def test_regressor_returns_every_stage_starting_near_the_mean():
 
 
 def _stages_by_autograd(regressor: IterativeRegressor, features: torch.Tensor) -> list[torch.Tensor]:
-    """The IEF loop written plainly with the regressor's own nn.Sequential: the reference."""
+    """HMR's IEF written out from the paper with functional ops on the regressor's weights:
+    Θ_t = Θ_{t−1} + FC3(drop(relu(FC2(drop(relu(FC1([features, Θ_{t−1}]))))))): the reference."""
+    first, second, last = regressor.mlp[0], regressor.mlp[3], regressor.mlp[6]
+    rate = regressor.mlp[2].p
+
+    def drop(values: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.dropout(values, rate, training=regressor.training)
+
     theta = regressor.initial_theta.expand(features.shape[0], -1)
     stages = []
     for _ in range(regressor.num_stages):
-        theta = theta + regressor.mlp(torch.cat([features, theta], dim=1))
+        hidden = drop(
+            torch.relu(torch.nn.functional.linear(torch.cat([features, theta], dim=1), first.weight, first.bias))
+        )
+        hidden = drop(torch.relu(torch.nn.functional.linear(hidden, second.weight, second.bias)))
+        theta = theta + torch.nn.functional.linear(hidden, last.weight, last.bias)
         stages.append(theta)
     return stages
 
 
 @pytest.mark.parametrize("training", [True, False])
-def test_regressor_stages_and_gradients_equal_the_plain_autograd_loop(training):
+def test_regressor_stages_and_gradients_equal_the_ief_written_out(training):
     regressor = IterativeRegressor(feature_dim=24).train(training)
     with torch.no_grad():
         regressor.mlp[-1].weight.mul_(50.0)  # stages that differ visibly

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from tiny_runs import tiny_run_config
 
-from hybridlib.body_model import OPEN_BODY_MODEL_LITE
 from hybridlib.studies.browse import browser, dataset_for, render_view
-from hybridlib.training import TrainConfig, train
+from hybridlib.training import train
 
 
 def test_views_show_labels_and_with_a_run_the_prediction_and_losses(generated_root, tmp_path):
     dataset = dataset_for(generated_root, "LSP test", 64)
     labels_only = render_view(dataset, 0)
     assert labels_only.image.shape == (64, 64, 3) and labels_only.numbers["image"] == "im0007.jpg"
-    config = TrainConfig(
-        data_root=str(generated_root), out_dir=str(tmp_path / "run"), image_size=64, backbone="resnet18",
-        pretrained=False, body_model=str(OPEN_BODY_MODEL_LITE), batch_size=4, max_steps=1, critic="none",
-        progress=False,
-    )  # fmt: skip
+    config = tiny_run_config(generated_root, tmp_path / "run", use_lspet=False, max_steps=1, critic="none")
     result = train(config)
     with_run = render_view(dataset, 0, result.networks)
     assert with_run.image.shape == (64, 128, 3)

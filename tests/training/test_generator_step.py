@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_runs import tiny_run_config
 
-from hybridlib.body_model import OPEN_BODY_MODEL_LITE, BodyModel
+from hybridlib.body_model import BodyModel
 from hybridlib.data import AugmentationConfig, DataConfig, build_dataset, collate_samples
 from hybridlib.data.folders import MOSH_FOLDER
 from hybridlib.data.real_bodies import RealBodySampler
@@ -18,14 +19,6 @@ from hybridlib.losses.silhouette import reference_pixel_scale
 from hybridlib.models.forward import build_networks
 from hybridlib.training import TrainConfig
 from hybridlib.training.generator_step import generator_losses, mesh_loss_weight
-
-
-def _config(root: Path, out_dir: Path, **changes: object) -> TrainConfig:
-    base = TrainConfig(
-        data_root=str(root), out_dir=str(out_dir), use_lspet=True, image_size=64, backbone="resnet18", pretrained=False,
-        body_model=str(OPEN_BODY_MODEL_LITE), batch_size=4, epochs=2, progress=False, checkpoint_every=1000,
-    )  # fmt: skip
-    return replace(base, **changes)
 
 
 @pytest.fixture(scope="module")
@@ -72,14 +65,14 @@ def test_the_mesh_loss_weight_schedule_ramps_then_stays():
 
 
 def test_without_the_mesh_loss_it_logs_zero_and_skips_the_mesh(generated_root, tmp_path, batch):
-    loss, logs, pred, *_ = _losses(_config(generated_root, tmp_path, critic="hmr", w_mr=0.0), batch)
+    loss, logs, pred, *_ = _losses(tiny_run_config(generated_root, tmp_path, critic="hmr", w_mr=0.0), batch)
     assert logs["loss_mr"] == 0.0 and pred.vertices_px is None and pred.output.vertices is None
     assert logs["loss_kpr"] > 0 and logs["loss_adversarial"] > 0  # HMR's discriminator: (D(fake) − 1)² > 0
     assert loss.requires_grad
 
 
 def test_without_a_critic_it_logs_a_zero_adversarial_loss(generated_root, tmp_path, batch):
-    config = _config(generated_root, tmp_path, critic="none")
+    config = tiny_run_config(generated_root, tmp_path, critic="none")
     _, logs, pred, _, networks, adversary = _losses(config, batch)
     assert networks.critic is None and adversary is None
     assert logs["loss_adversarial"] == 0.0 and logs["loss_mr"] > 0 and pred.vertices_px is not None
@@ -90,7 +83,7 @@ def test_without_a_critic_it_logs_a_zero_adversarial_loss(generated_root, tmp_pa
 
 @pytest.mark.parametrize("critic", ["with_rotation", "hmr"])
 def test_the_total_is_the_weighted_sum_of_the_logged_parts(generated_root, tmp_path, batch, critic):
-    config = _config(generated_root, tmp_path, critic=critic, w_mr=0.001)
+    config = tiny_run_config(generated_root, tmp_path, critic=critic, w_mr=0.001)
     loss, logs, pred, _, networks, adversary = _losses(config, batch)
     assert all(logs[name] != 0 for name in ("loss_kpr", "loss_mr", "loss_adversarial"))
     expected = (
@@ -105,14 +98,14 @@ def test_the_total_is_the_weighted_sum_of_the_logged_parts(generated_root, tmp_p
 
 
 def test_a_scheduled_mesh_weight_replaces_the_configured_one(generated_root, tmp_path, batch):
-    config = _config(generated_root, tmp_path, critic="none", w_mr=0.001)
+    config = tiny_run_config(generated_root, tmp_path, critic="none", w_mr=0.001)
     _, logs, *_ = _losses(config, batch, w_mr=0.0004)
     assert logs["loss_mr"] > 0
     assert logs["loss_total"] == pytest.approx(config.w_kpr * logs["loss_kpr"] + 0.0004 * logs["loss_mr"], rel=1e-5)
 
 
 def test_losses_on_all_stages_are_the_mean_of_each_stages_losses(generated_root, tmp_path, batch):
-    config = _config(generated_root, tmp_path, critic="without_rotation", w_mr=0.001, loss_on_all_stages=True)
+    config = tiny_run_config(generated_root, tmp_path, critic="without_rotation", w_mr=0.001, loss_on_all_stages=True)
     _, logs, pred, thetas, networks, adversary = _losses(config, batch)
     last_stage_only = replace(config, loss_on_all_stages=False)
     per_stage = [generator_losses(last_stage_only, [theta], batch, networks, adversary)[1] for theta in thetas]

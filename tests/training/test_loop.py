@@ -7,19 +7,11 @@ from dataclasses import replace
 
 import pytest
 import torch
+from tiny_runs import tiny_run_config
 
 import hybridlib.training.batches as batches_module
 import hybridlib.training.loop as loop
-from hybridlib.body_model import OPEN_BODY_MODEL_LITE
-from hybridlib.training import TrainConfig, TrainingDivergedError, load_checkpoint, read_loss_log, train
-
-
-def _config(root, out_dir, **changes) -> TrainConfig:
-    base = TrainConfig(
-        data_root=str(root), out_dir=str(out_dir), use_lspet=True, image_size=64, backbone="resnet18", pretrained=False,
-        body_model=str(OPEN_BODY_MODEL_LITE), batch_size=4, epochs=2, progress=False, checkpoint_every=1000,
-    )  # fmt: skip
-    return replace(base, **changes)
+from hybridlib.training import TrainingDivergedError, load_checkpoint, read_loss_log, train
 
 
 def _rows(path):
@@ -28,7 +20,7 @@ def _rows(path):
 
 
 def test_fifty_steps_on_eight_images_halve_the_keypoint_loss(generated_root, tmp_path):
-    config = _config(
+    config = tiny_run_config(
         generated_root,
         tmp_path / "overfit",
         max_images=8,
@@ -45,7 +37,7 @@ def test_fifty_steps_on_eight_images_halve_the_keypoint_loss(generated_root, tmp
 
 
 def test_a_resumed_run_reproduces_an_uninterrupted_one(generated_root, tmp_path):
-    config = _config(
+    config = tiny_run_config(
         generated_root, tmp_path / "straight", critic="with_rotation", w_mr=0.001
     )  # 20 images → 5 steps per epoch
     straight = train(config)
@@ -64,7 +56,7 @@ def test_a_resumed_run_reproduces_an_uninterrupted_one(generated_root, tmp_path)
 
 
 def test_hmr_baseline_trains_with_its_discriminator(generated_root, tmp_path):
-    result = train(_config(generated_root, tmp_path / "hmr", critic="hmr", w_mr=0.0, max_steps=2))
+    result = train(tiny_run_config(generated_root, tmp_path / "hmr", critic="hmr", w_mr=0.0, max_steps=2))
     log = read_loss_log(result.log_path)
     assert result.steps == 2 and (log["loss_critic"] > 0).all() and (log["loss_mr"] == 0).all()
 
@@ -81,7 +73,7 @@ def test_a_non_finite_loss_names_the_step_and_keeps_the_last_good_checkpoint(gen
         return loss, logs, pred
 
     monkeypatch.setattr(loop, "generator_losses", losses_that_break)
-    config = _config(generated_root, tmp_path / "nan", critic="none", checkpoint_every=1)
+    config = tiny_run_config(generated_root, tmp_path / "nan", critic="none", checkpoint_every=1)
     with pytest.raises(TrainingDivergedError, match=r"step 2: loss_kpr = nan.*step 2\) is kept"):
         train(config)
     assert load_checkpoint(config.checkpoint_path)["step"] == 2
@@ -99,7 +91,7 @@ def test_a_nan_in_a_batch_stops_the_run_at_that_step(generated_root, tmp_path, m
         return batch
 
     monkeypatch.setattr(batches_module, "collate_samples", collate_with_a_nan)
-    config = _config(generated_root, tmp_path / "nan-batch", checkpoint_every=2)
+    config = tiny_run_config(generated_root, tmp_path / "nan-batch", checkpoint_every=2)
     with pytest.raises(
         TrainingDivergedError, match=r"step 3: loss_\w+ = nan is not finite; training stopped.*step 2\) is kept"
     ):
@@ -108,7 +100,9 @@ def test_a_nan_in_a_batch_stops_the_run_at_that_step(generated_root, tmp_path, m
 
 
 def test_a_diverging_learning_rate_stops_with_the_step_and_the_loss(generated_root, tmp_path):
-    config = _config(generated_root, tmp_path / "diverging", critic="with_rotation", lr_generator=1e6, max_steps=40)
+    config = tiny_run_config(
+        generated_root, tmp_path / "diverging", critic="with_rotation", lr_generator=1e6, max_steps=40
+    )
     with pytest.raises(
         TrainingDivergedError, match=r"step \d+: loss_\w+ = (nan|inf|-inf) is not finite.*Lower the learning rates"
     ):

@@ -6,20 +6,16 @@ import json
 from pathlib import Path
 
 import pytest
+from tiny_runs import tiny_run_config
 
-from hybridlib.body_model import OPEN_BODY_MODEL_LITE
 from hybridlib.training import load_checkpoint
 from hybridlib.training.__main__ import _parse_value, main
 
 
 def _write_config(path: Path, root: Path, out_dir: Path, **changes: object) -> Path:
-    """The tiny run of test_reference_steps.py (resnet18, 64 px, lite body model, batch 4) as JSON."""
-    values = {
-        "data_root": str(root), "out_dir": str(out_dir), "use_lspet": True, "image_size": 64, "backbone": "resnet18",
-        "pretrained": False, "body_model": str(OPEN_BODY_MODEL_LITE), "batch_size": 4, "epochs": 2,
-        "progress": False, "checkpoint_every": 1000, "critic": "none", "w_mr": 0.0,
-    }  # fmt: skip
-    path.write_text(json.dumps({**values, **changes}))
+    """The tiny run (tests/tiny_runs.py) without critic or L_mr, as JSON."""
+    config = tiny_run_config(root, out_dir, **{"critic": "none", "w_mr": 0.0, **changes})
+    path.write_text(json.dumps(config.to_dict()))
     return path
 
 

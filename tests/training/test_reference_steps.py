@@ -10,20 +10,20 @@ behaviour change (compare against a run of the old commit on that machine)."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from tiny_runs import tiny_run_config
 
-from hybridlib.body_model import OPEN_BODY_MODEL_LITE, BodyModel
+from hybridlib.body_model import BodyModel
 from hybridlib.data import AugmentationConfig, DataConfig, build_dataset, collate_samples
 from hybridlib.data.folders import MOSH_FOLDER
 from hybridlib.data.real_bodies import RealBodySampler
 from hybridlib.losses.adversarial import adversarial_losses
 from hybridlib.models.forward import build_networks
-from hybridlib.training import TrainConfig, read_loss_log, train
+from hybridlib.training import read_loss_log, train
 from hybridlib.training.critic_step import critic_update
 from hybridlib.training.generator_step import generator_losses
 from hybridlib.training.optimizer import adam
@@ -38,14 +38,6 @@ RUNS = {
     "hmr_kpr_only": {"critic": "hmr", "w_mr": 0.0, "max_steps": 2},
     "no_critic_mr_ramp": {"critic": "none", "w_mr": 0.001, "w_mr_ramp_fraction": 0.5, "max_steps": 2},
 }  # fmt: skip
-
-
-def _config(root: Path, out_dir: Path, **changes: object) -> TrainConfig:
-    base = TrainConfig(
-        data_root=str(root), out_dir=str(out_dir), use_lspet=True, image_size=64, backbone="resnet18", pretrained=False,
-        body_model=str(OPEN_BODY_MODEL_LITE), batch_size=4, epochs=2, progress=False, checkpoint_every=1000,
-    )  # fmt: skip
-    return replace(base, **changes)
 
 
 def _assert_rows_close(actual: list[dict[str, float | None]], expected: list[dict[str, float | None]]) -> None:
@@ -63,7 +55,7 @@ def _assert_rows_close(actual: list[dict[str, float | None]], expected: list[dic
 
 @pytest.mark.parametrize("name", list(RUNS))
 def test_train_logs_the_recorded_losses(generated_root, tmp_path, name):
-    run = train(_config(generated_root, tmp_path / name, **RUNS[name]))
+    run = train(tiny_run_config(generated_root, tmp_path / name, **RUNS[name]))
     log = read_loss_log(run.log_path).drop(columns="seconds")
     rows = [
         {key: (None if np.isnan(value) else float(value)) for key, value in row.items()}
@@ -78,7 +70,7 @@ def _norm(module: torch.nn.Module) -> float:
 
 @pytest.mark.parametrize("name", list(REFERENCE["manual_steps"]))
 def test_three_steps_on_one_batch_give_the_recorded_losses_and_gradient_norms(generated_root, tmp_path, name):
-    config = _config(generated_root, tmp_path / name, **RUNS[name])
+    config = tiny_run_config(generated_root, tmp_path / name, **RUNS[name])
     torch.manual_seed(0)
     body_model = BodyModel(config.body_model)
     sampler = RealBodySampler(Path(config.data_root) / MOSH_FOLDER, body_model, config.seed)
