@@ -28,9 +28,15 @@ import torch
 
 from benchmarks.body_model_and_rendering import body_model_cases
 from benchmarks.data_generation_and_loading import generator_rate, loader_rate
-from benchmarks.machine import machine_description, machine_name
+from benchmarks.machine import cpu_flags, machine_description, machine_name
 from benchmarks.timing import median_seconds
-from benchmarks.training_step import mesh_loss_times, mixed_precision_loss_difference, step_parts, step_times
+from benchmarks.training_step import (
+    mesh_loss_times,
+    mixed_precision_loss_difference,
+    precision_step_times,
+    step_parts,
+    step_times,
+)
 from hybridlib.body_model import OPEN_BODY_MODEL, OPEN_BODY_MODEL_LITE, BodyModel
 from hybridlib.data import DataConfig, build_dataset, collate_samples
 from hybridlib.geometry import normalized_to_pixels, weak_perspective_projection
@@ -38,6 +44,7 @@ from hybridlib.losses import mesh_reprojection_loss
 from hybridlib.paths import REPOSITORY_ROOT, results_root
 from hybridlib.studies import PRESETS, resolve_settings
 from hybridlib.studies.runner import RunSpec, ensure_data, train_config
+from hybridlib.training.precision import resolve_precision
 
 
 def body_model_ms(repeats: int, batch_size: int = 8) -> float:
@@ -78,13 +85,14 @@ def mesh_loss_by_vertex_count(data: Path, repeats: int) -> list[dict[str, object
     return rows
 
 
-def training_peak_rss_mb(data: Path, steps: int) -> tuple[float, float]:
+def training_peak_rss_mb(data: Path, steps: int, precision: str) -> tuple[float, float]:
     """(peak resident MiB of the cpu preset's training process tree — main process and loader
-    workers summed — and its seconds per step), from a subprocess running ``steps`` steps."""
+    workers summed — and its seconds per step), from a subprocess running ``steps`` steps in
+    ``precision``."""
     settings = resolve_settings("bench", PRESET="cpu")
     config = train_config(settings, RunSpec(label="combined", critic="with_rotation"), data, progress=False)
     with tempfile.TemporaryDirectory() as scratch:
-        config = replace(config, out_dir=scratch, max_steps=steps, checkpoint_every=10**9)
+        config = replace(config, out_dir=scratch, max_steps=steps, checkpoint_every=10**9, precision=precision)
         config_path = Path(scratch) / "run.json"
         config_path.write_text(json.dumps(config.to_dict()))
         started = time.perf_counter()
@@ -173,6 +181,28 @@ def main() -> None:
             None,
             f"body model {body_ms:.1f} ms",
         )
+    amx = "amx_bf16" in cpu_flags()
+    for backbone, image_size, _ in configurations:
+        precision_times = precision_step_times(data, backbone, image_size, repeats)
+        fp32_encoder, fp32_step, _ = precision_times["fp32"]
+        bf16_encoder, bf16_step, bf16 = precision_times["bf16-mixed"]
+        label = "bf16-mixed" + (" + channels_last" if bf16.channels_last else "")
+        paper_size = (backbone, image_size) == ("resnet50", 224)
+        speed_bar = ">= 2.0 (AMX)" if paper_size and amx else "report (bar: AMX CPUs)" if paper_size else "report"
+        record(
+            f"train step fp32 eager / {label}, {backbone} {image_size} px, batch 8",
+            fp32_step / bf16_step, speed_bar, fp32_step / bf16_step >= 2.0 if paper_size and amx else None,
+            f"fp32 step {1000 * fp32_step:.0f} ms, {label} step {1000 * bf16_step:.0f} ms",
+        )  # fmt: skip
+        record(
+            f"train step / bare encoder fwd+bwd, {label}, {backbone} {image_size} px, batch 8",
+            bf16_step / bf16_encoder, "<= 1.10" if paper_size else "report",
+            bf16_step / bf16_encoder <= 1.10 if paper_size else None,
+            f"step {1000 * bf16_step:.0f} ms, encoder {1000 * bf16_encoder:.0f} ms "
+            f"(fp32: {fp32_step / fp32_encoder:.3f})",
+        )  # fmt: skip
+    auto = resolve_precision("auto", torch.device("cpu"), cpu.backbone, cpu.image_size, cpu.batch_size)
+    print(f"  precision 'auto' at the cpu preset here: {auto.reason}", flush=True)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     amp_backbone, amp_image_size = configurations[-1][:2]
     amp_difference = mixed_precision_loss_difference(data, amp_backbone, amp_image_size, device)
@@ -180,7 +210,7 @@ def main() -> None:
         "losses under bf16 autocast / float32, max |ratio - 1| of L_kpr, L_mr, L_adv, "
         f"{amp_backbone} {amp_image_size} px",
         amp_difference, "<= 0.01", amp_difference <= 0.01,
-        f"{device.type} autocast" + ("" if device.type == "cuda" else " (TrainConfig.amp autocasts on CUDA only)"),
+        f"{device.type} autocast",
     )  # fmt: skip
     fast_seconds, dense_seconds, difference = mesh_loss_times(data, repeats)
     record(
@@ -212,14 +242,15 @@ def main() -> None:
         images_per_second >= 20,
         f"{1000 / images_per_second:.1f} ms per image",
     )
-    peak_mb, seconds_per_step = training_peak_rss_mb(data, steps=10 if args.quick else 60)
-    record(
-        "peak resident memory of cpu-preset training (MiB, process tree)",
-        peak_mb,
-        "<= 4096",
-        peak_mb <= 4096,
-        f"{seconds_per_step:.2f} s per step incl. start-up",
-    )
+    for precision in ("fp32", "bf16-mixed"):
+        peak_mb, seconds_per_step = training_peak_rss_mb(data, steps=10 if args.quick else 60, precision=precision)
+        record(
+            f"peak resident memory of cpu-preset training, {precision} (MiB, process tree)",
+            peak_mb,
+            "<= 4096",
+            peak_mb <= 4096,
+            f"{seconds_per_step:.2f} s per step incl. start-up",
+        )
 
     table = pd.DataFrame(rows)
     results = results_root() / "benchmarks"  # <workspace>/results/benchmarks (hybridlib.paths)
@@ -291,16 +322,22 @@ ratios measured a few seconds apart are the figures to compare. Raw tables:
   L_kpr + L_mr + the KCS critic's adversarial loss, Adam step, one WGAN-GP critic step) against
   the encoder's forward+backward alone on the same batch of 8, timed in alternation (medians
   of each). The encoder is the floor; the rest is hybridlib's overhead.
+- **train step fp32 eager / bf16-mixed**: the same full step (`hybridlib.training.step`) in
+  float32 with contiguous images (the peers' SPIN-style baseline) against bf16 mixed precision
+  (`TrainConfig.precision`; channels_last where its probe found it faster), all four — encoder
+  and step in each precision — timed in one alternation; the bar (≥ 2.0 at ResNet-50, 224 px)
+  applies to CPUs with AMX-BF16, others report. Then step / bare encoder in bf16 (≤ 1.10 at
+  ResNet-50, 224 px) and what `precision="auto"` chose here, and why (printed).
 - **L_mr dense / fast**: the all-pairs reference against the fast path on the same batch (8
   generated samples, 224 px, the full 13,348-vertex open model), and their relative difference.
 - **losses under bf16 autocast**: L_kpr, L_mr and the adversarial loss of one batch with the
-  encoder and regressor under bfloat16 autocast (what `TrainConfig.amp` does on CUDA) against
+  encoder under bfloat16 autocast (what `TrainConfig.precision="bf16-mixed"` does) against
   float32, same weights and dropout masks; on a machine without CUDA it runs CPU autocast.
 - **loader / consumption**: DataLoader samples/s with the preset's workers and augmentation
   against the samples/s a training step consumes.
 - **generator**: images/s on one core of `python -m hybridlib.data.generate`.
 - **peak resident memory**: main process and loader workers summed, sampled every 0.1 s while
-  the `cpu` preset trains for 60 steps.
+  the `cpu` preset trains for 60 steps, in each precision.
 
 ## Last full run: {machine}
 

@@ -13,6 +13,7 @@ path vs the dense all-pairs reference, time and relative value difference.
 from __future__ import annotations
 
 import argparse
+import functools
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,32 +23,30 @@ import torch
 from benchmarks.machine import machine_description
 from benchmarks.timing import median_seconds
 from hybridlib.body_model import BodyModel
-from hybridlib.data import AugmentationConfig, DataConfig, build_dataset, collate_samples
+from hybridlib.data import AugmentationConfig, Batch, DataConfig, build_dataset, collate_samples
 from hybridlib.data.real_bodies import RealBodySampler
 from hybridlib.geometry import normalized_to_pixels, weak_perspective_projection
 from hybridlib.losses import mesh_reprojection_loss, mesh_reprojection_loss_dense
-from hybridlib.losses.adversarial import AdversarialLosses, adversarial_losses
+from hybridlib.losses.adversarial import adversarial_losses
 from hybridlib.models import Encoder
-from hybridlib.models.forward import Networks, build_networks, predict_body
+from hybridlib.models.forward import build_networks, predict_body
 from hybridlib.training import TrainConfig
 from hybridlib.training.critic_step import critic_update
+from hybridlib.training.distributed import DistributedContext
 from hybridlib.training.generator_step import generator_losses
 from hybridlib.training.optimizer import adam
+from hybridlib.training.precision import PrecisionChoice, resolve_precision
+from hybridlib.training.step import TrainingRun, training_step
 
 
 @dataclass
 class _StepSetup:
-    config: TrainConfig
-    batch: object
-    networks: Networks
-    adversary: AdversarialLosses
-    sampler: RealBodySampler
-    optimizer_generator: torch.optim.Optimizer
-    optimizer_critic: torch.optim.Optimizer
-    encoder: Encoder
+    run: TrainingRun  # what hybridlib.training.step.training_step works with
+    batch: Batch
+    encoder: Encoder  # a bare encoder of the same architecture, memory format and precision: the floor
 
 
-def _setup(data: Path, backbone: str, image_size: int, batch_size: int) -> _StepSetup:
+def _setup(data: Path, backbone: str, image_size: int, batch_size: int, precision: str = "fp32") -> _StepSetup:
     with tempfile.TemporaryDirectory() as out_dir:
         config = TrainConfig(
             data_root=str(data),
@@ -57,38 +56,49 @@ def _setup(data: Path, backbone: str, image_size: int, batch_size: int) -> _Step
             batch_size=batch_size,
             pretrained=False,
             progress=False,
+            precision=precision,
         )
     dataset = build_dataset(DataConfig(root=data, augmentation=AugmentationConfig(image_size=image_size)), "train")
     batch = collate_samples([dataset[index] for index in range(config.batch_size)])
     body_model = BodyModel()
     sampler = RealBodySampler(data / "mosh", body_model, seed=0)
     networks = build_networks(config.networks, body_model, *sampler.mean_body_pose_and_betas())
-    return _StepSetup(
+    device = torch.device("cpu")
+    choice = resolve_precision(precision, device, backbone, image_size, batch_size)
+    encoder = Encoder(backbone, pretrained=False)
+    if choice.channels_last:
+        networks.model.encoder.to(memory_format=torch.channels_last)
+        encoder.to(memory_format=torch.channels_last)
+    run = TrainingRun(
         config,
-        batch,
         networks,
+        networks.model,
         adversarial_losses(config.critic),
-        sampler,
         adam(networks.model.parameters(), config.lr_generator),
         adam(networks.critic.parameters(), config.lr_critic),
-        Encoder(backbone, pretrained=False),
+        sampler,
+        DistributedContext(),
+        choice,
+        device,
     )
+    return _StepSetup(run, batch, encoder)
 
 
 def _training_step(setup: _StepSetup) -> None:
-    config, batch, networks = setup.config, setup.batch, setup.networks
-    thetas = networks.model(batch.image)
-    loss, _, pred = generator_losses(config, thetas, batch, networks, setup.adversary)
-    setup.optimizer_generator.zero_grad(set_to_none=True)
-    loss.backward()
-    setup.optimizer_generator.step()
-    real, mix = setup.sampler.sample(config.batch_size, batch.image.device)
-    critic_update(networks, setup.adversary, setup.optimizer_critic, real, pred.body, mix)
+    training_step(setup.run, setup.batch, setup.run.config.w_mr)
 
 
 def _encoder_only(setup: _StepSetup) -> None:
+    precision = setup.run.precision
+    images = (
+        setup.batch.image.contiguous(memory_format=torch.channels_last)
+        if precision.channels_last
+        else setup.batch.image
+    )
     setup.encoder.zero_grad(set_to_none=True)
-    setup.encoder(setup.batch.image).sum().backward()
+    with precision.autocast(setup.run.device):
+        features = setup.encoder(images)
+    features.float().sum().backward()
 
 
 def step_times(data: Path, backbone: str, image_size: int, repeats: int, batch_size: int = 8) -> tuple[float, float]:
@@ -98,17 +108,34 @@ def step_times(data: Path, backbone: str, image_size: int, repeats: int, batch_s
     return median_seconds(lambda: _encoder_only(setup), lambda: _training_step(setup), repeats=repeats)
 
 
+def precision_step_times(
+    data: Path, backbone: str, image_size: int, repeats: int, batch_size: int = 8
+) -> dict[str, tuple[float, float, PrecisionChoice]]:
+    """{precision: (bare encoder seconds, full training step seconds, its PrecisionChoice)} for
+    "fp32" and "bf16-mixed", all four timed in one alternation: the encoder and the step each in
+    that precision and memory format."""
+    setups = {name: _setup(data, backbone, image_size, batch_size, name) for name in ("fp32", "bf16-mixed")}
+    functions = []
+    for setup in setups.values():
+        functions += [functools.partial(_encoder_only, setup), functools.partial(_training_step, setup)]
+    seconds = median_seconds(*functions, repeats=repeats)
+    return {
+        name: (seconds[2 * index], seconds[2 * index + 1], setup.run.precision)
+        for index, (name, setup) in enumerate(setups.items())
+    }
+
+
 def step_parts(data: Path, backbone: str, image_size: int, repeats: int, batch_size: int = 8) -> dict[str, float]:
     """Seconds of each part of one training step, measured alone on the same batch: where the
     overhead over the encoder goes."""
     setup = _setup(data, backbone, image_size, batch_size)
-    config, batch, networks = setup.config, setup.batch, setup.networks
+    config, batch, networks = setup.run.config, setup.batch, setup.run.networks
     features = networks.model.encoder(batch.image).detach()
     theta = networks.model.regressor(features)[-1].detach()
     with torch.no_grad():
         prediction = predict_body(theta, networks.body_model, image_size)
     vertices_px = prediction.vertices_px.clone().requires_grad_(True)
-    real, mix = setup.sampler.sample(config.batch_size, batch.image.device)
+    real, mix = setup.run.sampler.sample(config.batch_size, batch.image.device)
 
     def regressor() -> None:
         networks.model.regressor.zero_grad(set_to_none=True)
@@ -128,9 +155,11 @@ def step_parts(data: Path, backbone: str, image_size: int, repeats: int, batch_s
         "IEF regressor fwd+bwd (3 stages)": median_seconds(regressor, repeats=repeats)[0],
         "body model + projection fwd+bwd": median_seconds(body_model, repeats=repeats)[0],
         "L_mr fast, value + gradient": median_seconds(mesh_loss, repeats=repeats)[0],
-        "Adam step (encoder + regressor)": median_seconds(setup.optimizer_generator.step, repeats=repeats)[0],
+        "Adam step (encoder + regressor)": median_seconds(setup.run.optimizer_generator.step, repeats=repeats)[0],
         "critic step (real bodies, WGAN-GP)": median_seconds(
-            lambda: critic_update(networks, setup.adversary, setup.optimizer_critic, real, prediction.body, mix),
+            lambda: critic_update(
+                networks, setup.run.adversary, setup.run.optimizer_critic, real, prediction.body, mix
+            ),
             repeats=repeats,
         )[0],
         "full training step": median_seconds(lambda: _training_step(setup), repeats=repeats)[0],
@@ -139,11 +168,11 @@ def step_parts(data: Path, backbone: str, image_size: int, repeats: int, batch_s
 
 def mixed_precision_loss_difference(data: Path, backbone: str, image_size: int, device: torch.device) -> float:
     """max |AMP / fp32 − 1| over L_kpr, L_mr and the adversarial loss of one training batch of 8:
-    the model under bfloat16 autocast (as ``TrainConfig.amp`` runs it on CUDA: the encoder in
+    the model under bfloat16 autocast (as ``precision="bf16-mixed"`` runs it: the encoder in
     bf16, the IEF regressor in float32) against float32, the same weights and dropout masks.
     Loss values only, not gradients."""
     setup = _setup(data, backbone, image_size, 8)
-    networks = setup.networks
+    networks = setup.run.networks
     networks.model.to(device)
     networks.critic.to(device)
     networks.body_model.to(device)
@@ -155,7 +184,7 @@ def mixed_precision_loss_difference(data: Path, backbone: str, image_size: int, 
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
                 thetas = networks.model(batch.image)
             _, logs, _ = generator_losses(
-                setup.config, [theta.float() for theta in thetas], batch, networks, setup.adversary
+                setup.run.config, [theta.float() for theta in thetas], batch, networks, setup.run.adversary
             )
         losses.append(logs)
     fp32, mixed = losses

@@ -22,6 +22,7 @@ import papermill
 from hybridlib.paths import REPOSITORY_ROOT
 from hybridlib.studies.presets import PRESETS, default_out_dir, resolve_settings
 from hybridlib.studies.studies import draw_loss_curves
+from hybridlib.training.precision import PRECISIONS
 
 STUDY_NOTEBOOKS = ("01_overfit_8_images", "02_lsp_ablation", "03_lspet_vs_hmr")
 
@@ -32,6 +33,7 @@ def run_notebooks(
     data_dir: str | None = None,
     body_model: str | None = None,
     device: str | None = None,
+    precision: str | None = None,
 ) -> dict[str, float]:
     """Execute the study notebooks; returns {study: wall seconds}."""
     if not (REPOSITORY_ROOT / "notebooks").is_dir():
@@ -48,6 +50,7 @@ def run_notebooks(
             "DATA_DIR": data_dir,
             "BODY_MODEL": body_model,
             "DEVICE": device,
+            "PRECISION": precision,
             "OUT_DIR": str(out_dir),
         }
         started = time.perf_counter()
@@ -79,6 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         "--body-model", default=None, help="licensed SMPL .pkl or SMPL-layout .npz; default: the open body model"
     )
     parser.add_argument("--device", default=None)
+    parser.add_argument("--precision", choices=PRECISIONS, default=None, help="default: the preset's ('auto')")
     parser.add_argument(
         "--redraw-loss-curves",
         action="store_true",
@@ -94,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
             settings = resolve_settings(study, PRESET=args.preset)  # OUT_DIR: results/<study>/<preset>/
             print(f"[{study}] {draw_loss_curves(study, settings)}")
         return
-    seconds = run_notebooks(args.preset, studies, args.data_dir, args.body_model, args.device)
+    seconds = run_notebooks(args.preset, studies, args.data_dir, args.body_model, args.device, args.precision)
     print(
         f"done in {sum(seconds.values()):.0f} s. Tables: "
         + ", ".join(str(default_out_dir(study, args.preset) / "table.md") for study in studies)

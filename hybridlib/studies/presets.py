@@ -23,6 +23,7 @@ from pathlib import Path
 
 from hybridlib.body_model import OPEN_BODY_MODEL, OPEN_BODY_MODEL_LITE
 from hybridlib.paths import data_root, results_root
+from hybridlib.training.precision import PRECISIONS
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Preset:
     num_workers: int = 0
     pretrained: bool = True
     device: str = "auto"
+    precision: str = "auto"  # "fp32", "bf16-mixed" or "auto" (bf16 where it is native and faster)
     checkpoint_every: int = 500
 
 
@@ -150,6 +152,7 @@ def resolve_settings(
     DEVICE: str | None = None,  # noqa: N803
     SEED: int = 0,  # noqa: N803
     OUT_DIR: str | None = None,  # noqa: N803
+    PRECISION: str | None = None,  # noqa: N803
 ) -> StudySettings:
     """Validate a notebook's parameters and combine them with the preset."""
     if not isinstance(PRESET, str) or PRESET not in PRESETS:
@@ -160,6 +163,7 @@ def resolve_settings(
     _expect("DEVICE", DEVICE, (str,), "'auto', 'cpu', 'cuda' or 'cuda:N', or None")
     _expect("SEED", SEED, (int,), "an int")
     _expect("OUT_DIR", OUT_DIR, (str, Path), "a folder path (str) or None")
+    _expect("PRECISION", PRECISION, (str,), f"one of {PRECISIONS} or None")
     preset = PRESETS[PRESET]
     if EPOCHS is not None:
         if EPOCHS < 1:
@@ -176,6 +180,10 @@ def resolve_settings(
         if not (DEVICE in ("auto", "cpu", "cuda") or DEVICE.startswith("cuda:")):
             raise ParameterError(f"DEVICE must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {DEVICE!r}")
         preset = replace(preset, device=DEVICE)
+    if PRECISION is not None:
+        if PRECISION not in PRECISIONS:
+            raise ParameterError(f"PRECISION must be one of {PRECISIONS} or None (the preset's), got {PRECISION!r}")
+        preset = replace(preset, precision=PRECISION)
     data_dir = None
     if DATA_DIR is not None:
         data_dir = Path(DATA_DIR).expanduser()
@@ -194,6 +202,7 @@ def resolve_settings(
         "DEVICE": DEVICE,
         "SEED": SEED,
         "OUT_DIR": str(out_dir),
+        "PRECISION": PRECISION,
     }
     return StudySettings(
         study=study, preset=preset, data_dir=data_dir, out_dir=out_dir, seed=SEED, parameters=parameters

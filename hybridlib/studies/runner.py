@@ -28,7 +28,7 @@ from hybridlib.models.forward import resolve_device
 from hybridlib.paths import runs_root
 from hybridlib.studies.presets import StudySettings, generated_data_dir
 from hybridlib.studies.provenance import collect_provenance
-from hybridlib.training import TrainConfig, read_loss_log, train
+from hybridlib.training import TrainConfig, load_checkpoint, read_loss_log, train
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,7 @@ def train_config(settings: StudySettings, spec: RunSpec, data_dir: Path, progres
         seed=settings.seed + spec.seed,
         num_workers=preset.num_workers,
         device=preset.device,
+        precision=preset.precision,
         checkpoint_every=preset.checkpoint_every,
         progress=progress,
     )
@@ -148,6 +149,11 @@ def run_study(settings: StudySettings, specs: list[RunSpec], progress: bool = Tr
     provenance["configurations"] = [
         asdict(spec) for spec in specs
     ]  # each row's settings: critic, loss weights, schedule, seed
+    # the precision each run trained in, and why (hybridlib.training.precision; saved in its checkpoint)
+    provenance["precision"] = {
+        spec.slug: load_checkpoint(train_config(settings, spec, data_dir).checkpoint_path).get("precision")
+        for spec in specs
+    }
     atomic_write_text(
         settings.out_dir / "provenance.json", json.dumps(provenance, indent=1, default=str), what="provenance"
     )

@@ -9,10 +9,11 @@ worker reads the item and the workers start once, not once per epoch.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 
-from hybridlib.data import Sample, collate_samples, set_dataset_epoch
+from hybridlib.data import AugmentationConfig, DataConfig, Sample, build_dataset, collate_samples, set_dataset_epoch
 from hybridlib.training.config import TrainConfig
 from hybridlib.training.distributed import DistributedContext
 
@@ -90,3 +91,19 @@ def run_loader(
         generator=torch.Generator().manual_seed(config.seed),  # keeps the global RNG untouched
         pin_memory=device.type == "cuda",
     )
+
+
+def training_set(config: TrainConfig) -> torch.utils.data.Dataset:
+    """The run's training images: LSP train (+ LSP extended), augmented as configured, the first
+    ``max_images`` of them when set; refused when fewer than one batch."""
+    augmentation = AugmentationConfig(image_size=config.image_size, augment=config.augment)
+    data = DataConfig(root=Path(config.data_root), use_lspet=config.use_lspet, augmentation=augmentation)
+    dataset = build_dataset(data, "train", seed=config.seed)
+    if config.max_images is not None:
+        dataset = torch.utils.data.Subset(dataset, range(min(config.max_images, len(dataset))))
+    if len(dataset) < config.batch_size:
+        raise ValueError(
+            f"{len(dataset)} training images are fewer than one batch of {config.batch_size}: "
+            "lower batch_size or add data"
+        )
+    return dataset

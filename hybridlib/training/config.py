@@ -7,6 +7,10 @@ no critic = ``critic="none"``; the HMR baseline = ``critic="hmr"`` (its least-sq
 discriminator) with ``w_mr=0``. The loss-weight schedule the paper suggests as future work:
 ``w_mr_ramp_fraction=f`` raises w_mr linearly from 0 to its value over the first fraction f
 of the training steps (then constant).
+
+``precision`` ("fp32", "bf16-mixed", "auto") is the encoder's numeric precision
+(:mod:`hybridlib.training.precision`): the class default is the float32 baseline, the studies'
+presets use "auto".
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any, Literal
 
 from hybridlib.losses.weights import W_CRITIC, W_KPR, W_MR
 from hybridlib.models.forward import NetworkConfig
+from hybridlib.training.precision import PRECISIONS
 
 CRITICS = ("none", "without_rotation", "with_rotation", "hmr")
 
@@ -53,11 +58,13 @@ class TrainConfig:
     seed: int = 0
     num_workers: int = 0
     device: str = "auto"  # "auto" = CUDA when available, else CPU
-    amp: bool = False  # bfloat16 autocast of the encoder + regressor on CUDA
+    precision: str = "fp32"  # "fp32", "bf16-mixed" or "auto" (hybridlib.training.precision)
     checkpoint_every: int = 500  # generator steps
     progress: bool = True
 
     def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.critic not in CRITICS:
             raise ValueError(f"critic must be one of {CRITICS}, got {self.critic!r}")
         for name in ("w_kpr", "w_mr", "w_critic", "lr_generator", "lr_critic"):
@@ -78,6 +85,9 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         known = {item.name for item in fields(cls)}
+        if "amp" in values and "precision" not in values:  # checkpoints before precision: amp = bf16 on CUDA
+            values = {**values, "precision": "bf16-mixed" if values["amp"] else "fp32"}
+        values = {name: value for name, value in values.items() if name != "amp"}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"unknown TrainConfig fields {unknown}; known: {sorted(known)}")

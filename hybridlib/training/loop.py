@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,20 +24,20 @@ from torch import nn
 from tqdm import tqdm
 
 from hybridlib.body_model import BodyModel
-from hybridlib.data import AugmentationConfig, Batch, DataConfig, build_dataset
 from hybridlib.data.folders import MOSH_FOLDER
 from hybridlib.data.real_bodies import RealBodySampler
-from hybridlib.losses.adversarial import AdversarialLosses, adversarial_losses
+from hybridlib.losses.adversarial import adversarial_losses
 from hybridlib.models.forward import Networks, build_networks, resolve_device
-from hybridlib.training.batches import epoch_batches, run_loader
+from hybridlib.training.batches import epoch_batches, run_loader, training_set
 from hybridlib.training.checkpoint import load_checkpoint, save_checkpoint
 from hybridlib.training.config import TrainConfig
-from hybridlib.training.critic_step import critic_update
-from hybridlib.training.distributed import DistributedContext, average_logs, init_distributed
-from hybridlib.training.generator_step import generator_losses, mesh_loss_weight
+from hybridlib.training.distributed import DistributedContext, init_distributed
+from hybridlib.training.generator_step import mesh_loss_weight
 from hybridlib.training.interrupt import StopOnInterrupt
 from hybridlib.training.loss_log import LossLog, keep_rows_until
 from hybridlib.training.optimizer import adam
+from hybridlib.training.precision import PrecisionChoice, resolve_precision
+from hybridlib.training.step import TrainingRun, training_step
 
 
 class TrainingDivergedError(RuntimeError):
@@ -54,6 +53,7 @@ class TrainResult:
     steps: int
     seconds: float
     networks: Networks
+    precision: PrecisionChoice
 
 
 @dataclass
@@ -80,20 +80,6 @@ def _check_finite(logs: dict[str, float], progress: _Progress, checkpoint_path: 
             )
 
 
-def _training_set(config: TrainConfig) -> torch.utils.data.Dataset:
-    augmentation = AugmentationConfig(image_size=config.image_size, augment=config.augment)
-    data = DataConfig(root=Path(config.data_root), use_lspet=config.use_lspet, augmentation=augmentation)
-    dataset = build_dataset(data, "train", seed=config.seed)
-    if config.max_images is not None:
-        dataset = torch.utils.data.Subset(dataset, range(min(config.max_images, len(dataset))))
-    if len(dataset) < config.batch_size:
-        raise ValueError(
-            f"{len(dataset)} training images are fewer than one batch of {config.batch_size}: "
-            "lower batch_size or add data"
-        )
-    return dataset
-
-
 def _networks_and_real_bodies(config: TrainConfig, device: torch.device) -> tuple[Networks, RealBodySampler | None]:
     """The networks on ``device`` and the critic's real bodies (None without a critic or a MoSh
     folder). Θ_0 starts at the mean pose and shape of the MoSh/AMASS set whenever there is one,
@@ -109,6 +95,26 @@ def _networks_and_real_bodies(config: TrainConfig, device: torch.device) -> tupl
     if networks.critic is not None:
         networks.critic.to(device)
     return networks, sampler
+
+
+def _apply_precision(
+    config: TrainConfig,
+    state: dict[str, Any] | None,
+    networks: Networks,
+    device: torch.device,
+    context: DistributedContext,
+) -> PrecisionChoice:
+    """The run's precision (a resumed run keeps its checkpoint's), printed, applied to the encoder."""
+    if state is not None and state.get("precision") is not None:
+        precision = PrecisionChoice(**state["precision"])
+    else:
+        batch_per_process = config.batch_size // context.world_size
+        precision = resolve_precision(config.precision, device, config.backbone, config.image_size, batch_per_process)
+    if context.is_main:
+        print(f"precision: {precision.reason}", flush=True)
+    if precision.channels_last:
+        networks.model.encoder.to(memory_format=torch.channels_last)
+    return precision
 
 
 def _checkpoint_state(
@@ -161,45 +167,6 @@ def _data_parallel(model: nn.Module, device: torch.device, context: DistributedC
     return nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
-@dataclass
-class _Run:
-    """What one training step works with. ``model`` is ``networks.model``, or its
-    DistributedDataParallel wrapper under torchrun."""
-
-    config: TrainConfig
-    networks: Networks
-    adversary: AdversarialLosses | None
-    optimizer_generator: torch.optim.Optimizer
-    optimizer_critic: torch.optim.Optimizer | None
-    sampler: RealBodySampler | None
-    context: DistributedContext
-    autocast: AbstractContextManager
-    model: nn.Module | None = None
-
-
-def _training_step(run: _Run, batch: Batch, w_mr: float, progress: _Progress) -> dict[str, float]:
-    """One generator update, then ``critic_steps`` critic updates; returns the step's losses
-    (averaged over processes). Stops the run on a non-finite loss."""
-    config, networks, context = run.config, run.networks, run.context
-    with run.autocast:
-        thetas = run.model(batch.image)
-    thetas = [theta.float() for theta in thetas]
-    loss, logs, pred = generator_losses(config, thetas, batch, networks, run.adversary, context, w_mr)
-    logs = average_logs(logs, context, batch.image.device)
-    _check_finite(logs, progress, config.checkpoint_path)
-    run.optimizer_generator.zero_grad(set_to_none=True)
-    loss.backward()
-    run.optimizer_generator.step()
-    if networks.critic is None:
-        return logs
-    for _ in range(config.critic_steps):
-        real, mix = run.sampler.sample(config.batch_size, batch.image.device, context.rank, context.world_size)
-        critic_logs = critic_update(networks, run.adversary, run.optimizer_critic, real, pred.body, mix, context)
-    critic_logs = average_logs(critic_logs, context, batch.image.device)
-    _check_finite(critic_logs, progress, config.checkpoint_path)
-    return {**logs, **critic_logs}
-
-
 def train(config: TrainConfig) -> TrainResult:
     """Train (or resume) as configured; returns where the checkpoint and the loss log are.
     Under torchrun, every process runs this and process 0 writes the files."""
@@ -213,29 +180,32 @@ def train(config: TrainConfig) -> TrainResult:
         raise ValueError(f"batch_size {config.batch_size} is not divisible by the {context.world_size} processes")
     torch.manual_seed(config.seed)
     Path(config.out_dir).mkdir(parents=True, exist_ok=True)
-    dataset = _training_set(config)
+    dataset = training_set(config)
 
     networks, sampler = _networks_and_real_bodies(config, device)
+    state = load_checkpoint(config.checkpoint_path, map_location=device) if config.checkpoint_path.is_file() else None
+    precision = _apply_precision(config, state, networks, device, context)
     adversary = adversarial_losses(config.critic)
     optimizers = {
         "optimizer_generator": adam(networks.model.parameters(), config.lr_generator),
         "optimizer_critic": None if networks.critic is None else adam(networks.critic.parameters(), config.lr_critic),
     }
-    run = _Run(config, networks, adversary, *optimizers.values(), sampler, context, autocast=nullcontext())
-
     progress = _Progress()
-    if config.checkpoint_path.is_file():
-        progress = _restore(load_checkpoint(config.checkpoint_path, map_location=device), networks, optimizers, sampler)
+    if state is not None:
+        progress = _restore(state, networks, optimizers, sampler)
         if context.is_main:
             keep_rows_until(config.log_path, progress.step)
-    run.model = _data_parallel(networks.model, device, context)
-    if config.amp and device.type == "cuda":
-        run.autocast = torch.autocast("cuda", dtype=torch.bfloat16)
+    model = _data_parallel(networks.model, device, context)
+    run = TrainingRun(config, networks, model, adversary, *optimizers.values(), sampler, context, precision, device)
+
+    def check_finite(logs: dict[str, float]) -> None:
+        _check_finite(logs, progress, config.checkpoint_path)
 
     def checkpoint() -> None:
         progress.last_saved_step = progress.step
         if context.is_main:
-            save_checkpoint(config.checkpoint_path, _checkpoint_state(config, progress, networks, optimizers, sampler))
+            state = _checkpoint_state(config, progress, networks, optimizers, sampler)
+            save_checkpoint(config.checkpoint_path, {**state, "precision": precision.to_dict()})
 
     batches_per_epoch = len(epoch_batches(dataset, config.batch_size, config.seed, 0, context))
     # checkpoints of earlier versions were written before the epoch rolled over
@@ -247,9 +217,9 @@ def train(config: TrainConfig) -> TrainResult:
         total=total_steps, initial=progress.step, desc="training", unit="step",
         disable=not (config.progress and context.is_main),
     )  # fmt: skip
-    run.model.train()
+    model.train()
     if config.freeze_batchnorm:
-        for module in run.model.modules():
+        for module in model.modules():
             if isinstance(module, nn.modules.batchnorm._BatchNorm):
                 module.eval()
     try:
@@ -257,7 +227,7 @@ def train(config: TrainConfig) -> TrainResult:
             loader = run_loader(dataset, config, context, progress.epoch, progress.batch_in_epoch, device)
             for batch in loader if progress.step < total_steps else ():
                 w_mr = mesh_loss_weight(config, progress.step, total_steps)
-                logs = _training_step(run, batch.to(device, non_blocking=True), w_mr, progress)
+                logs = training_step(run, batch.to(device, non_blocking=True), w_mr, check_finite)
                 progress.step += 1
                 progress.batch_in_epoch += 1
                 if log is not None:
@@ -283,4 +253,5 @@ def train(config: TrainConfig) -> TrainResult:
             log.close()
     if context.enabled:
         torch.distributed.barrier()
-    return TrainResult(config.checkpoint_path, config.log_path, progress.step, time.perf_counter() - started, networks)
+    seconds = time.perf_counter() - started
+    return TrainResult(config.checkpoint_path, config.log_path, progress.step, seconds, networks, precision)

@@ -23,6 +23,8 @@ from hybridlib.losses import mesh_reprojection_loss, mesh_reprojection_loss_dens
 from hybridlib.losses.adversarial import gradient_penalty
 from hybridlib.models.critic import BodyForCritic, KCSCritic
 from hybridlib.paths import REPOSITORY_ROOT, runs_root
+from hybridlib.studies import resolve_settings
+from hybridlib.studies.runner import ensure_data
 from hybridlib.training import TrainConfig, read_loss_log
 from hybridlib.training.checkpoint import load_checkpoint, save_checkpoint
 
@@ -149,14 +151,16 @@ def test_a_full_disk_names_the_file_and_keeps_the_previous_checkpoint_and_table(
     assert not list(tmp_path.glob("*.tmp"))
 
 
-def test_a_study_run_again_with_the_same_out_dir_reuses_its_finished_runs(tmp_path: Path):
+def test_a_study_run_again_with_the_same_out_dir_reuses_its_finished_runs(tmp_path: Path, monkeypatch):
     out_dir = tmp_path / "table2"
+    data_dir = ensure_data(resolve_settings("03_lspet_vs_hmr", PRESET="smoke", OUT_DIR=str(out_dir)), progress=False)
+    monkeypatch.setenv("HYBRIDLIB_HOME", str(tmp_path / "home"))  # this test's own runs/, whatever the checkout holds
 
     def run() -> None:
         papermill.execute_notebook(
             str(REPOSITORY_ROOT / "notebooks" / "03_lspet_vs_hmr.ipynb"), str(tmp_path / "executed.ipynb"),
-            parameters={"PRESET": "smoke", "OUT_DIR": str(out_dir), "SEED": 21}, progress_bar=False,
-            cwd=str(REPOSITORY_ROOT / "notebooks"),
+            parameters={"PRESET": "smoke", "DATA_DIR": str(data_dir), "OUT_DIR": str(out_dir), "SEED": 21},
+            progress_bar=False, cwd=str(REPOSITORY_ROOT / "notebooks"),
         )  # fmt: skip
 
     run()

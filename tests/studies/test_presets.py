@@ -44,3 +44,11 @@ def test_the_paper_preset_holds_the_authors_settings():
         1e-4,
         5e-4,
     )
+
+
+def test_presets_train_in_auto_precision_and_precision_can_be_set_per_study(tmp_path):
+    assert {preset.precision for preset in PRESETS.values()} == {"auto"}
+    settings = resolve_settings("01_overfit_8_images", PRESET="cpu", PRECISION="bf16-mixed", OUT_DIR=str(tmp_path))
+    assert settings.preset.precision == "bf16-mixed" and settings.parameters["PRECISION"] == "bf16-mixed"
+    with pytest.raises(ParameterError, match=r"PRECISION must be one of \('fp32', 'bf16-mixed', 'auto'\)"):
+        resolve_settings("01_overfit_8_images", PRECISION="fp16", OUT_DIR=str(tmp_path))

@@ -51,8 +51,8 @@ def test_two_gloo_processes_match_one_process(generated_root, tmp_path):
     single_log, ddp_log = read_loss_log(single.log_path), read_loss_log(distributed.log_path)
     for column in ("loss_kpr", "loss_mr", "loss_adversarial", "loss_critic"):
         torch.testing.assert_close(
-            torch.from_numpy(ddp_log[column].to_numpy()),
-            torch.from_numpy(single_log[column].to_numpy()),
+            torch.tensor(ddp_log[column].to_numpy()),
+            torch.tensor(single_log[column].to_numpy()),
             rtol=1e-4,
             atol=1e-5,
             msg=column,

@@ -10,7 +10,7 @@ import torch
 from tiny_runs import tiny_run_config
 
 import hybridlib.training.batches as batches_module
-import hybridlib.training.loop as loop
+import hybridlib.training.step as step_module
 from hybridlib.training import TrainingDivergedError, load_checkpoint, read_loss_log, train
 
 
@@ -62,7 +62,7 @@ def test_hmr_baseline_trains_with_its_discriminator(generated_root, tmp_path):
 
 
 def test_a_non_finite_loss_names_the_step_and_keeps_the_last_good_checkpoint(generated_root, tmp_path, monkeypatch):
-    real_losses = loop.generator_losses
+    real_losses = step_module.generator_losses
     calls = {"count": 0}
 
     def losses_that_break(*arguments):
@@ -72,7 +72,7 @@ def test_a_non_finite_loss_names_the_step_and_keeps_the_last_good_checkpoint(gen
             logs["loss_kpr"] = float("nan")
         return loss, logs, pred
 
-    monkeypatch.setattr(loop, "generator_losses", losses_that_break)
+    monkeypatch.setattr(step_module, "generator_losses", losses_that_break)
     config = tiny_run_config(generated_root, tmp_path / "nan", critic="none", checkpoint_every=1)
     with pytest.raises(TrainingDivergedError, match=r"step 2: loss_kpr = nan.*step 2\) is kept"):
         train(config)

@@ -1,0 +1,136 @@
+"""The numeric precision a run trains in, and the encoder's memory format.
+
+- ``"fp32"``: float32 everywhere (what SPIN-style trainers run).
+- ``"bf16-mixed"``: the encoder under ``torch.autocast`` with bfloat16 (its convolutions and
+  matmuls in bf16, its weights and optimiser state float32); the IEF regressor, the critic, the
+  body model, the projection and every loss in float32 (the regressor disables autocast itself;
+  the rest runs outside it).
+- ``"auto"``: bf16-mixed where the device runs bf16 natively and faster, else fp32:
+  CUDA with bf16 support (``torch.cuda.is_bf16_supported()``); a CPU with AMX-BF16 or
+  AVX512-BF16 when a short probe — the run's encoder, forward + backward at its batch and image
+  size, a few calls of each variant in alternation — finds bf16 at least
+  :data:`AUTO_MIN_SPEEDUP` × faster than float32. Anything else: fp32.
+
+In bf16-mixed the encoder runs channels_last where the probe finds it faster (on CUDA, always:
+cuDNN's bf16 convolutions prefer it); fp32 is the eager float32 baseline, contiguous, no probe.
+The choice and its reason are printed by the loop and saved in the checkpoint
+(``state["precision"]``), so a resumed run keeps them.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+PRECISIONS = ("fp32", "bf16-mixed", "auto")
+AUTO_MIN_SPEEDUP = 1.15  # bf16 must beat float32 by this much for "auto" to take it on a CPU
+_BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+@dataclass(frozen=True)
+class PrecisionChoice:
+    """What a run trains in: ``precision`` "fp32" or "bf16-mixed", ``channels_last`` for the
+    encoder, and why (one sentence, with the probe's timings when there was one)."""
+
+    precision: Literal["fp32", "bf16-mixed"]
+    channels_last: bool
+    reason: str
+
+    def autocast(self, device: torch.device) -> AbstractContextManager:
+        """The context the encoder's forward runs in."""
+        if self.precision == "bf16-mixed":
+            return torch.autocast(device.type, dtype=torch.bfloat16)
+        return nullcontext()
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def cpu_bf16_flags() -> list[str]:
+    """The CPU's bf16 flags (AMX-BF16, AVX512-BF16) from ``/proc/cpuinfo``; [] where it is unknown."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.is_file():
+        return []
+    flags_line = next((line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")), "")
+    flags = set(flags_line.partition(":")[2].split())
+    return [flag for flag in _BF16_CPU_FLAGS if flag in flags]
+
+
+def _encoder_milliseconds(backbone: str, image_size: int, batch_size: int, device: torch.device) -> dict[str, float]:
+    """Median ms of the encoder's forward + backward in each variant, timed in alternation."""
+    from hybridlib.models.encoder import Encoder  # the probe builds a throwaway encoder
+
+    encoder = Encoder(backbone, pretrained=False).to(device)
+    images = torch.randn(batch_size, 3, image_size, image_size, device=device)
+    variants = {
+        (precision, channels_last): (precision, channels_last)
+        for precision in ("fp32", "bf16-mixed")
+        for channels_last in (False, True)
+    }
+
+    def run(precision: str, channels_last: bool) -> None:
+        memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        encoder.to(memory_format=memory_format)
+        choice = PrecisionChoice(precision, channels_last, "")  # type: ignore[arg-type]
+        with choice.autocast(device):
+            features = encoder(images.contiguous(memory_format=memory_format))
+        features.float().sum().backward()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    timings: dict[tuple[str, bool], list[float]] = {variant: [] for variant in variants}
+    for variant in variants:  # warm-up
+        run(*variant)
+    for _ in range(3):
+        for variant in variants:
+            started = time.perf_counter()
+            run(*variant)
+            timings[variant].append(time.perf_counter() - started)
+    return {
+        f"{precision}{' channels_last' if cl else ''}": 1e3 * sorted(t)[1] for (precision, cl), t in timings.items()
+    }
+
+
+@cache
+def _probe(backbone: str, image_size: int, batch_size: int, device_type: str) -> dict[str, float]:
+    with torch.random.fork_rng(devices=[]):  # the run's random state is left as it was
+        return _encoder_milliseconds(backbone, image_size, batch_size, torch.device(device_type))
+
+
+def resolve_precision(
+    precision: str, device: torch.device, backbone: str, image_size: int, batch_size: int
+) -> PrecisionChoice:
+    """The precision and memory format a run of ``backbone`` at ``image_size`` px and
+    ``batch_size`` trains in on ``device`` (see the module docstring)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "fp32":  # the float32 eager baseline: no probe, contiguous images
+        return PrecisionChoice("fp32", False, "fp32 (as configured)")
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        if torch.cuda.is_bf16_supported():
+            return PrecisionChoice("bf16-mixed", True, f"bf16-mixed ({precision}: {name} runs bf16)")
+        if precision == "bf16-mixed":
+            raise ValueError(f"precision 'bf16-mixed': {name} has no bf16 support; use 'fp32' or 'auto'")
+        return PrecisionChoice("fp32", False, f"fp32 (auto: {name} has no bf16)")
+    flags = cpu_bf16_flags()
+    if precision == "auto" and not flags:
+        return PrecisionChoice("fp32", False, "fp32 (auto: this CPU has neither AMX-BF16 nor AVX512-BF16)")
+    timings = _probe(backbone, image_size, batch_size, device.type)
+    speedup = min(timings["fp32"], timings["fp32 channels_last"]) / min(
+        timings["bf16-mixed"], timings["bf16-mixed channels_last"]
+    )
+    if precision == "auto" and speedup < AUTO_MIN_SPEEDUP:
+        chosen, why = "fp32", f"auto: bf16 is {speedup:.2f}x fp32 here, < {AUTO_MIN_SPEEDUP}"
+    else:
+        chosen, why = "bf16-mixed", f"{precision}: bf16 is {speedup:.2f}x fp32 here"
+    channels_last = chosen == "bf16-mixed" and timings["bf16-mixed channels_last"] < timings["bf16-mixed"]
+    measured = ", ".join(f"{variant} {ms:.0f} ms" for variant, ms in timings.items())
+    probe = f"encoder fwd+bwd, {backbone} {image_size} px, batch {batch_size}, CPU {'+'.join(flags) or 'no bf16 flags'}"
+    return PrecisionChoice(chosen, channels_last, f"{chosen} ({why}; {probe}: {measured})")  # type: ignore[arg-type]
