@@ -1,0 +1,45 @@
+"""Comparing one study's per-seed results in two precisions."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from hybridlib.studies.precision_check import compare_precisions, main
+
+
+def _write(folder, configuration_losses, precision):
+    folder.mkdir(parents=True)
+    rows = [
+        {"configuration": name, "seed": seed, "kpr_loss": kpr, "mr_loss": mr}
+        for name, losses in configuration_losses.items()
+        for seed, (kpr, mr) in enumerate(losses)
+    ]
+    pd.DataFrame(rows).to_csv(folder / "runs.csv", index=False)
+    choice = {"precision": precision, "channels_last": False, "reason": "test"}
+    (folder / "provenance.json").write_text(json.dumps({"precision": {"run_seed0": choice}}))
+    return folder
+
+
+def test_a_candidate_mean_inside_the_reference_spread_holds_and_one_outside_does_not(tmp_path, capsys):
+    reference = _write(tmp_path / "fp32", {"combined": [(2.0, 0.10), (2.4, 0.12), (2.2, 0.11)]}, "fp32")
+    candidate = _write(tmp_path / "bf16", {"combined": [(2.3, 0.20), (2.1, 0.22), (2.2, 0.21)]}, "bf16-mixed")
+    table = compare_precisions(reference, candidate).set_index("metric")
+    assert table.loc["kpr_loss", "within reference spread"] and not table.loc["mr_loss", "within reference spread"]
+    assert table.loc["kpr_loss", "difference of means (%)"] == pytest.approx(0.0, abs=1e-9)
+    assert table.loc["mr_loss", "reference min"] == 0.10 and table.loc["mr_loss", "reference max"] == 0.12
+    main([str(reference), str(candidate), "--out", str(tmp_path / "check.md")])
+    text = (tmp_path / "check.md").read_text()
+    assert "(fp32)" in text and "(bf16-mixed)" in text and "1 of 2 candidate means lie within" in text
+    assert text in capsys.readouterr().out
+
+
+def test_a_missing_configuration_or_folder_is_named(tmp_path):
+    reference = _write(tmp_path / "fp32", {"combined": [(2.0, 0.1)], "KPR only": [(2.5, 0.2)]}, "fp32")
+    candidate = _write(tmp_path / "bf16", {"combined": [(2.0, 0.1)]}, "bf16-mixed")
+    with pytest.raises(ValueError, match="has no runs of 'KPR only'"):
+        compare_precisions(reference, candidate)
+    with pytest.raises(FileNotFoundError, match="no runs.csv in .*nowhere"):
+        compare_precisions(reference, tmp_path / "nowhere")
