@@ -66,9 +66,8 @@ def _setup(data: Path, backbone: str, image_size: int, batch_size: int, precisio
     device = torch.device("cpu")
     choice = resolve_precision(precision, device, backbone, image_size, batch_size)
     encoder = Encoder(backbone, pretrained=False)
-    if choice.channels_last:
-        networks.model.encoder.to(memory_format=torch.channels_last)
-        encoder.to(memory_format=torch.channels_last)
+    choice.prepare_encoder(networks.model.encoder)
+    choice.prepare_encoder(encoder)
     run = TrainingRun(
         config,
         networks,
@@ -90,11 +89,7 @@ def _training_step(setup: _StepSetup) -> None:
 
 def _encoder_only(setup: _StepSetup) -> None:
     precision = setup.run.precision
-    images = (
-        setup.batch.image.contiguous(memory_format=torch.channels_last)
-        if precision.channels_last
-        else setup.batch.image
-    )
+    images = precision.prepare_images(setup.batch.image)
     setup.encoder.zero_grad(set_to_none=True)
     with precision.autocast(setup.run.device):
         features = setup.encoder(images)

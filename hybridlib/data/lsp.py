@@ -32,7 +32,7 @@ import scipy.io
 from PIL import Image
 
 from hybridlib.data.errors import DATA_HINT, DatasetFormatError
-from hybridlib.data.folders import LSP_FOLDER, LSPET_FOLDER
+from hybridlib.data.folders import KEYPOINT_SET_FOLDERS
 from hybridlib.skeleton import NUM_LSP_KEYPOINTS
 
 MATLAB_PIXEL_OFFSET = 0.5
@@ -45,14 +45,14 @@ _LAYOUTS: dict[str, dict] = {
         "name_digits": 4,
         "flag_means_visible": False,
         "reader": "read_lsp",
-        "folder": LSP_FOLDER,
+        "folder": KEYPOINT_SET_FOLDERS["lsp"],
     },
     "lspet": {
         "shape": "14×3×N",
         "name_digits": 5,
         "flag_means_visible": True,
         "reader": "read_lspet",
-        "folder": LSPET_FOLDER,
+        "folder": KEYPOINT_SET_FOLDERS["lspet"],
     },
 }
 

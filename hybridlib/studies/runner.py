@@ -28,7 +28,8 @@ from hybridlib.models.forward import resolve_device
 from hybridlib.paths import runs_root
 from hybridlib.studies.presets import StudySettings, generated_data_dir
 from hybridlib.studies.provenance import collect_provenance
-from hybridlib.training import TrainConfig, load_checkpoint, read_loss_log, train
+from hybridlib.training import TrainConfig, read_loss_log, train
+from hybridlib.training.precision import PrecisionChoice
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,11 @@ def train_config(settings: StudySettings, spec: RunSpec, data_dir: Path, progres
     return replace(config, out_dir=str(runs_root() / settings.study / preset.name / f"{spec.slug}-{fingerprint}"))
 
 
-def run_configuration(settings: StudySettings, spec: RunSpec, data_dir: Path, progress: bool = True) -> pd.DataFrame:
-    """Train (or resume, or reuse) one configuration and evaluate it: one DataFrame row."""
+def run_configuration(
+    settings: StudySettings, spec: RunSpec, data_dir: Path, progress: bool = True
+) -> tuple[pd.DataFrame, PrecisionChoice]:
+    """Train (or resume, or reuse) one configuration and evaluate it: one DataFrame row, and the
+    precision the run trained in."""
     config = train_config(settings, spec, data_dir, progress)
     run_dir = Path(config.out_dir)
     cached = run_dir / "evaluation.json"
@@ -114,7 +118,7 @@ def run_configuration(settings: StudySettings, spec: RunSpec, data_dir: Path, pr
     if cached.is_file():
         stored = json.loads(cached.read_text())
         if stored.get("steps") == result.steps:
-            return pd.DataFrame([stored])
+            return pd.DataFrame([stored]), result.precision
     max_images = spec.max_images if spec.evaluate_on == "train" else settings.preset.eval_max_images
     evaluation = EvaluationConfig(device=settings.preset.device, max_images=max_images, progress=progress)
     row = evaluate_checkpoint(config.checkpoint_path, config=evaluation, split=spec.evaluate_on)
@@ -122,7 +126,7 @@ def run_configuration(settings: StudySettings, spec: RunSpec, data_dir: Path, pr
     row.insert(1, "seed", config.seed)
     row["train_seconds"] = round(result.seconds, 1)
     atomic_write_text(cached, json.dumps(row.iloc[0].to_dict(), default=str), what="evaluation cache")
-    return row
+    return row, result.precision
 
 
 def run_study(settings: StudySettings, specs: list[RunSpec], progress: bool = True) -> pd.DataFrame:
@@ -131,9 +135,10 @@ def run_study(settings: StudySettings, specs: list[RunSpec], progress: bool = Tr
     data_dir = ensure_data(settings, progress)
     losses_dir = settings.out_dir / "losses"
     losses_dir.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows, precisions = [], {}
     for spec in specs:
-        rows.append(run_configuration(settings, spec, data_dir, progress))
+        row, precisions[spec.slug] = run_configuration(settings, spec, data_dir, progress)
+        rows.append(row)
         log_path = Path(train_config(settings, spec, data_dir).log_path)
         atomic_write(
             losses_dir / f"{spec.slug}.csv",
@@ -149,11 +154,8 @@ def run_study(settings: StudySettings, specs: list[RunSpec], progress: bool = Tr
     provenance["configurations"] = [
         asdict(spec) for spec in specs
     ]  # each row's settings: critic, loss weights, schedule, seed
-    # the precision each run trained in, and why (hybridlib.training.precision; saved in its checkpoint)
-    provenance["precision"] = {
-        spec.slug: load_checkpoint(train_config(settings, spec, data_dir).checkpoint_path).get("precision")
-        for spec in specs
-    }
+    # the precision each run trained in, and why (hybridlib.training.precision)
+    provenance["precision"] = {slug: choice.to_dict() for slug, choice in precisions.items()}
     atomic_write_text(
         settings.out_dir / "provenance.json", json.dumps(provenance, indent=1, default=str), what="provenance"
     )

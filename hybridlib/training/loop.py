@@ -112,8 +112,7 @@ def _apply_precision(
         precision = resolve_precision(config.precision, device, config.backbone, config.image_size, batch_per_process)
     if context.is_main:
         print(f"precision: {precision.reason}", flush=True)
-    if precision.channels_last:
-        networks.model.encoder.to(memory_format=torch.channels_last)
+    precision.prepare_encoder(networks.model.encoder)
     return precision
 
 

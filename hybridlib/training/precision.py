@@ -48,6 +48,18 @@ class PrecisionChoice:
             return torch.autocast(device.type, dtype=torch.bfloat16)
         return nullcontext()
 
+    @property
+    def memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.channels_last else torch.contiguous_format
+
+    def prepare_encoder(self, encoder: torch.nn.Module) -> torch.nn.Module:
+        """The encoder in this choice's memory format (in place)."""
+        return encoder.to(memory_format=self.memory_format)
+
+    def prepare_images(self, images: torch.Tensor) -> torch.Tensor:
+        """Images (B,3,S,S) in this choice's memory format."""
+        return images.contiguous(memory_format=self.memory_format)
+
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
@@ -68,32 +80,31 @@ def _encoder_milliseconds(backbone: str, image_size: int, batch_size: int, devic
 
     encoder = Encoder(backbone, pretrained=False).to(device)
     images = torch.randn(batch_size, 3, image_size, image_size, device=device)
-    variants = {
-        (precision, channels_last): (precision, channels_last)
+    variants = [
+        PrecisionChoice(precision, channels_last, "")  # type: ignore[arg-type]
         for precision in ("fp32", "bf16-mixed")
         for channels_last in (False, True)
-    }
+    ]
 
-    def run(precision: str, channels_last: bool) -> None:
-        memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        encoder.to(memory_format=memory_format)
-        choice = PrecisionChoice(precision, channels_last, "")  # type: ignore[arg-type]
-        with choice.autocast(device):
-            features = encoder(images.contiguous(memory_format=memory_format))
+    def run(variant: PrecisionChoice) -> None:
+        variant.prepare_encoder(encoder)
+        with variant.autocast(device):
+            features = encoder(variant.prepare_images(images))
         features.float().sum().backward()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
-    timings: dict[tuple[str, bool], list[float]] = {variant: [] for variant in variants}
+    timings: dict[PrecisionChoice, list[float]] = {variant: [] for variant in variants}
     for variant in variants:  # warm-up
-        run(*variant)
+        run(variant)
     for _ in range(3):
         for variant in variants:
             started = time.perf_counter()
-            run(*variant)
+            run(variant)
             timings[variant].append(time.perf_counter() - started)
     return {
-        f"{precision}{' channels_last' if cl else ''}": 1e3 * sorted(t)[1] for (precision, cl), t in timings.items()
+        variant.precision + (" channels_last" if variant.channels_last else ""): 1e3 * sorted(seconds)[1]
+        for variant, seconds in timings.items()
     }
 
 

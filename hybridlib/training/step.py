@@ -45,7 +45,7 @@ def training_step(
     processes). ``check`` sees the generator's losses before its update and the critic's after
     theirs (the loop stops a run on a non-finite loss there)."""
     config, networks, context = run.config, run.networks, run.context
-    images = batch.image.contiguous(memory_format=torch.channels_last) if run.precision.channels_last else batch.image
+    images = run.precision.prepare_images(batch.image)
     with run.precision.autocast(run.device):  # the encoder; the regressor runs float32 inside it
         thetas = run.model(images)
     thetas = [theta.float() for theta in thetas]
