@@ -41,10 +41,11 @@ from hybridlib.body_model import OPEN_BODY_MODEL, OPEN_BODY_MODEL_LITE, BodyMode
 from hybridlib.data import DataConfig, build_dataset, collate_samples
 from hybridlib.geometry import normalized_to_pixels, weak_perspective_projection
 from hybridlib.losses import mesh_reprojection_loss
-from hybridlib.paths import REPOSITORY_ROOT, results_root
+from hybridlib.models.forward import resolve_device
+from hybridlib.paths import REPOSITORY_ROOT, results_root, shown
+from hybridlib.precision import resolve_precision
 from hybridlib.studies import PRESETS, resolve_settings
 from hybridlib.studies.runner import RunSpec, ensure_data, train_config
-from hybridlib.training.precision import resolve_precision
 
 
 def body_model_ms(repeats: int, batch_size: int = 8) -> float:
@@ -139,12 +140,16 @@ def main() -> None:
         action="store_true",
         help="fewer repeats, no ResNet-50 and no scaling grid (a smoke check of the harness)",
     )
+    parser.add_argument(
+        "--device", default="auto", help="where the training steps run: auto (CUDA when available), cpu, cuda, cuda:N"
+    )
     args = parser.parse_args()
     repeats = 2 if args.quick else args.repeats
+    device = resolve_device(args.device)
     cpu = PRESETS["cpu"]
     data = ensure_data(resolve_settings("bench", PRESET="demo"))
-    machine = machine_name()
-    description = machine_description()
+    machine = machine_name(device)
+    description = machine_description() + f"; training steps on {device}"
     print(f"machine {machine}: {description}; data {data}", flush=True)
 
     rows: list[dict[str, object]] = []
@@ -166,7 +171,7 @@ def main() -> None:
     step_ms: dict[tuple[str, int], float] = {}
     for backbone, image_size, bar in configurations:
         encoder_seconds, step_seconds = step_times(
-            data, backbone, image_size, repeats if args.quick else max(repeats, 9)
+            data, backbone, image_size, repeats if args.quick else max(repeats, 9), device=device
         )  # the headline ratios: more alternations against a noisy machine
         step_ms[backbone, image_size] = 1000 * step_seconds
         record(
@@ -181,11 +186,12 @@ def main() -> None:
             None,
             f"body model {body_ms:.1f} ms",
         )
-    amx = "amx_bf16" in cpu_flags()
+    amx = "amx_bf16" in cpu_flags() and device.type == "cpu"
+    peak_cuda_mib: dict[str, float] = {}
     for backbone, image_size, _ in configurations:
-        precision_times = precision_step_times(data, backbone, image_size, repeats)
-        fp32_encoder, fp32_step, _ = precision_times["fp32"]
-        bf16_encoder, bf16_step, bf16 = precision_times["bf16-mixed"]
+        precision_times = precision_step_times(data, backbone, image_size, repeats, device=device)
+        fp32_encoder, fp32_step, _, peak_cuda_mib["fp32"] = precision_times["fp32"]
+        bf16_encoder, bf16_step, bf16, peak_cuda_mib["bf16-mixed"] = precision_times["bf16-mixed"]
         label = "bf16-mixed" + (" + channels_last" if bf16.channels_last else "")
         paper_size = (backbone, image_size) == ("resnet50", 224)
         speed_bar = ">= 2.0 (AMX)" if paper_size and amx else "report (bar: AMX CPUs)" if paper_size else "report"
@@ -201,9 +207,8 @@ def main() -> None:
             f"step {1000 * bf16_step:.0f} ms, encoder {1000 * bf16_encoder:.0f} ms "
             f"(fp32: {fp32_step / fp32_encoder:.3f})",
         )  # fmt: skip
-    auto = resolve_precision("auto", torch.device("cpu"), cpu.backbone, cpu.image_size, cpu.batch_size)
-    print(f"  precision 'auto' at the cpu preset here: {auto.reason}", flush=True)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    auto = resolve_precision("auto", device, cpu.backbone, cpu.image_size, cpu.batch_size)
+    print(f"  precision 'auto' at the cpu preset on {device}: {auto.reason}", flush=True)
     amp_backbone, amp_image_size = configurations[-1][:2]
     amp_difference = mixed_precision_loss_difference(data, amp_backbone, amp_image_size, device)
     record(
@@ -242,7 +247,10 @@ def main() -> None:
         images_per_second >= 20,
         f"{1000 / images_per_second:.1f} ms per image",
     )
-    for precision in ("fp32", "bf16-mixed"):
+    for precision, peak_mib in peak_cuda_mib.items():
+        if device.type == "cuda":  # of the last configuration's steps (ResNet-50 224 px unless --quick)
+            record(f"peak CUDA memory allocated by the train step, {precision} (MiB)", peak_mib, "report", None, "")
+            continue
         peak_mb, seconds_per_step = training_peak_rss_mb(data, steps=10 if args.quick else 60, precision=precision)
         record(
             f"peak resident memory of cpu-preset training, {precision} (MiB, process tree)",
@@ -259,7 +267,7 @@ def main() -> None:
     table.to_csv(results / f"{machine}{suffix}.csv", index=False)
     print("\n" + table.to_markdown(index=False))
 
-    parts = step_parts(data, cpu.backbone, cpu.image_size, repeats)
+    parts = step_parts(data, cpu.backbone, cpu.image_size, repeats, device=device)
     parts_table = pd.DataFrame(
         [
             {"part of one step": name, f"ms ({cpu.backbone}, {cpu.image_size} px, batch 8)": round(1000 * seconds, 1)}
@@ -274,7 +282,7 @@ def main() -> None:
         for batch_size in (8, 16, 32):
             for image_size in (128, 224):
                 encoder_seconds, step_seconds = step_times(
-                    data, cpu.backbone, image_size, repeats, batch_size=batch_size
+                    data, cpu.backbone, image_size, repeats, batch_size=batch_size, device=device
                 )
                 scaling.append(
                     {
@@ -293,15 +301,10 @@ def main() -> None:
         results / f"{machine}{suffix}-step-parts.csv",
         results / f"{machine}{suffix}-scaling.csv",
     ]
-    if not args.quick:
+    if not args.quick and device.type == "cpu":  # a GPU run's figures stay in its CSVs
         PERFORMANCE_DOC.write_text(performance_doc(machine, description, table, parts_table, scaling_table))
         written.append(PERFORMANCE_DOC)
-    print("\nwritten: " + ", ".join(_shown(path) for path in written))
-
-
-def _shown(path: Path) -> str:
-    """A written file, relative to the checkout where it is inside it (HYBRIDLIB_HOME may be elsewhere)."""
-    return str(path.relative_to(REPOSITORY_ROOT)) if path.is_relative_to(REPOSITORY_ROOT) else str(path)
+    print("\nwritten: " + ", ".join(shown(path) for path in written))
 
 
 PERFORMANCE_DOC = REPOSITORY_ROOT / "docs" / "performance.md"

@@ -32,10 +32,11 @@ def cpu_flags() -> list[str]:
     return [flag for flag in _cpuinfo_field("flags").split() if flag.startswith(_RELEVANT_FLAGS)]
 
 
-def machine_name() -> str:
-    """'cpu-<cores>c-<model>' or 'cuda-<device>', file-name safe (the benchmark CSVs' names)."""
-    if torch.cuda.is_available():
-        label = f"cuda-{torch.cuda.get_device_name(0)}"
+def machine_name(device: torch.device | None = None) -> str:
+    """'cpu-<cores>c-<model>' or 'cuda-<device>' (for a CUDA ``device``; by default where CUDA
+    is available), file-name safe (the benchmark CSVs' names)."""
+    if device.type == "cuda" if device is not None else torch.cuda.is_available():
+        label = f"cuda-{torch.cuda.get_device_name(device)}"
     else:
         label = f"cpu-{os.cpu_count()}c-{cpu_model()}"
     return re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-").lower()[:80]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +31,12 @@ from hybridlib.losses import mesh_reprojection_loss, mesh_reprojection_loss_dens
 from hybridlib.losses.adversarial import adversarial_losses
 from hybridlib.models import Encoder
 from hybridlib.models.forward import build_networks, predict_body
+from hybridlib.precision import PrecisionChoice, resolve_precision
 from hybridlib.training import TrainConfig
 from hybridlib.training.critic_step import critic_update
 from hybridlib.training.distributed import DistributedContext
 from hybridlib.training.generator_step import generator_losses
 from hybridlib.training.optimizer import adam
-from hybridlib.training.precision import PrecisionChoice, resolve_precision
 from hybridlib.training.step import TrainingRun, training_step
 
 
@@ -46,7 +47,12 @@ class _StepSetup:
     encoder: Encoder  # a bare encoder of the same architecture, memory format and precision: the floor
 
 
-def _setup(data: Path, backbone: str, image_size: int, batch_size: int, precision: str = "fp32") -> _StepSetup:
+CPU = torch.device("cpu")
+
+
+def _setup(
+    data: Path, backbone: str, image_size: int, batch_size: int, precision: str = "fp32", device: torch.device = CPU
+) -> _StepSetup:
     with tempfile.TemporaryDirectory() as out_dir:
         config = TrainConfig(
             data_root=str(data),
@@ -57,15 +63,17 @@ def _setup(data: Path, backbone: str, image_size: int, batch_size: int, precisio
             pretrained=False,
             progress=False,
             precision=precision,
+            device=str(device),
         )
     dataset = build_dataset(DataConfig(root=data, augmentation=AugmentationConfig(image_size=image_size)), "train")
-    batch = collate_samples([dataset[index] for index in range(config.batch_size)])
+    batch = collate_samples([dataset[index] for index in range(config.batch_size)]).to(device)
     body_model = BodyModel()
     sampler = RealBodySampler(data / "mosh", body_model, seed=0)
     networks = build_networks(config.networks, body_model, *sampler.mean_body_pose_and_betas())
-    device = torch.device("cpu")
+    for module in (networks.model, networks.critic, networks.body_model):
+        module.to(device)
     choice = resolve_precision(precision, device, backbone, image_size, batch_size)
-    encoder = Encoder(backbone, pretrained=False)
+    encoder = Encoder(backbone, pretrained=False).to(device)
     choice.prepare_encoder(networks.model.encoder)
     choice.prepare_encoder(encoder)
     run = TrainingRun(
@@ -96,34 +104,52 @@ def _encoder_only(setup: _StepSetup) -> None:
     features.float().sum().backward()
 
 
-def step_times(data: Path, backbone: str, image_size: int, repeats: int, batch_size: int = 8) -> tuple[float, float]:
+def step_times(
+    data: Path, backbone: str, image_size: int, repeats: int, batch_size: int = 8, device: torch.device = CPU
+) -> tuple[float, float]:
     """(bare encoder forward+backward, full training step), seconds at ``batch_size``, timed in
     alternation."""
-    setup = _setup(data, backbone, image_size, batch_size)
-    return median_seconds(lambda: _encoder_only(setup), lambda: _training_step(setup), repeats=repeats)
+    setup = _setup(data, backbone, image_size, batch_size, device=device)
+    return median_seconds(lambda: _encoder_only(setup), lambda: _training_step(setup), repeats=repeats, device=device)
 
 
 def precision_step_times(
-    data: Path, backbone: str, image_size: int, repeats: int, batch_size: int = 8
-) -> dict[str, tuple[float, float, PrecisionChoice]]:
-    """{precision: (bare encoder seconds, full training step seconds, its PrecisionChoice)} for
-    "fp32" and "bf16-mixed", all four timed in one alternation: the encoder and the step each in
-    that precision and memory format."""
-    setups = {name: _setup(data, backbone, image_size, batch_size, name) for name in ("fp32", "bf16-mixed")}
+    data: Path, backbone: str, image_size: int, repeats: int, batch_size: int = 8, device: torch.device = CPU
+) -> dict[str, tuple[float, float, PrecisionChoice, float]]:
+    """{precision: (bare encoder seconds, full training step seconds, its PrecisionChoice, peak
+    CUDA MiB of its steps or nan on a CPU)} for "fp32" and "bf16-mixed", all four timed in one
+    alternation: the encoder and the step each in that precision and memory format."""
+    setups = {name: _setup(data, backbone, image_size, batch_size, name, device) for name in ("fp32", "bf16-mixed")}
     functions = []
     for setup in setups.values():
         functions += [functools.partial(_encoder_only, setup), functools.partial(_training_step, setup)]
-    seconds = median_seconds(*functions, repeats=repeats)
+    seconds = median_seconds(*functions, repeats=repeats, device=device)
+    peak_mib = {name: _peak_cuda_mib(setup, device) for name, setup in setups.items()}
     return {
-        name: (seconds[2 * index], seconds[2 * index + 1], setup.run.precision)
+        name: (seconds[2 * index], seconds[2 * index + 1], setup.run.precision, peak_mib[name])
         for index, (name, setup) in enumerate(setups.items())
     }
 
 
-def step_parts(data: Path, backbone: str, image_size: int, repeats: int, batch_size: int = 8) -> dict[str, float]:
+def _peak_cuda_mib(setup: _StepSetup, device: torch.device) -> float:
+    """Peak CUDA memory (MiB) allocated during two training steps of ``setup``; nan on a CPU."""
+    if device.type != "cuda":
+        return math.nan
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    for _ in range(2):
+        _training_step(setup)
+    torch.cuda.synchronize(device)
+    return torch.cuda.max_memory_allocated(device) / 2**20
+
+
+def step_parts(
+    data: Path, backbone: str, image_size: int, repeats: int, batch_size: int = 8, device: torch.device = CPU
+) -> dict[str, float]:
     """Seconds of each part of one training step, measured alone on the same batch: where the
     overhead over the encoder goes."""
-    setup = _setup(data, backbone, image_size, batch_size)
+    setup = _setup(data, backbone, image_size, batch_size, device=device)
+    timed = functools.partial(median_seconds, repeats=repeats, device=device)
     config, batch, networks = setup.run.config, setup.batch, setup.run.networks
     features = networks.model.encoder(batch.image).detach()
     theta = networks.model.regressor(features)[-1].detach()
@@ -146,18 +172,15 @@ def step_parts(data: Path, backbone: str, image_size: int, repeats: int, batch_s
     for parameter in networks.model.parameters():
         parameter.grad = torch.zeros_like(parameter)
     return {
-        "encoder fwd+bwd": median_seconds(lambda: _encoder_only(setup), repeats=repeats)[0],
-        "IEF regressor fwd+bwd (3 stages)": median_seconds(regressor, repeats=repeats)[0],
-        "body model + projection fwd+bwd": median_seconds(body_model, repeats=repeats)[0],
-        "L_mr fast, value + gradient": median_seconds(mesh_loss, repeats=repeats)[0],
-        "Adam step (encoder + regressor)": median_seconds(setup.run.optimizer_generator.step, repeats=repeats)[0],
-        "critic step (real bodies, WGAN-GP)": median_seconds(
-            lambda: critic_update(
-                networks, setup.run.adversary, setup.run.optimizer_critic, real, prediction.body, mix
-            ),
-            repeats=repeats,
+        "encoder fwd+bwd": timed(lambda: _encoder_only(setup))[0],
+        "IEF regressor fwd+bwd (3 stages)": timed(regressor)[0],
+        "body model + projection fwd+bwd": timed(body_model)[0],
+        "L_mr fast, value + gradient": timed(mesh_loss)[0],
+        "Adam step (encoder + regressor)": timed(setup.run.optimizer_generator.step)[0],
+        "critic step (real bodies, WGAN-GP)": timed(
+            lambda: critic_update(networks, setup.run.adversary, setup.run.optimizer_critic, real, prediction.body, mix)
         )[0],
-        "full training step": median_seconds(lambda: _training_step(setup), repeats=repeats)[0],
+        "full training step": timed(lambda: _training_step(setup))[0],
     }
 
 
@@ -166,12 +189,8 @@ def mixed_precision_loss_difference(data: Path, backbone: str, image_size: int, 
     the model under bfloat16 autocast (as ``precision="bf16-mixed"`` runs it: the encoder in
     bf16, the IEF regressor in float32) against float32, the same weights and dropout masks.
     Loss values only, not gradients."""
-    setup = _setup(data, backbone, image_size, 8)
-    networks = setup.run.networks
-    networks.model.to(device)
-    networks.critic.to(device)
-    networks.body_model.to(device)
-    batch = setup.batch.to(device)
+    setup = _setup(data, backbone, image_size, 8, device=device)
+    networks, batch = setup.run.networks, setup.batch
     losses = []
     for autocast in (False, True):
         torch.manual_seed(0)

@@ -1,7 +1,8 @@
 """Files that are either the old version or the new one, never half of either.
 
 Every result a run leaves (checkpoints, tables, findings, provenance, cached evaluations) is
-written to ``<name>.tmp`` in the same folder, flushed to disk, and renamed over the old file.
+written to a temporary file of its own beside it (``.<name>.<pid>-<random>.tmp``: two processes never
+share one), flushed to disk, and renamed over the old file.
 A full disk, a killed process or a power cut leaves the previous file as it was; the error says
 which file and what to do.
 """
@@ -9,9 +10,12 @@ which file and what to do.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
+
+TEMPORARY_PATTERN = ".*.*-*.tmp"  # the temporary files' names, as a glob pattern
 
 
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], None], what: str = "file") -> Path:
@@ -22,9 +26,9 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None], what: str 
     ``path``, anything else is raised as it is."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
     try:
-        with open(temporary, "wb") as handle:
+        with open(temporary, "xb") as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())  # on disk before the rename makes it the file

@@ -59,3 +59,10 @@ def runs_root() -> Path:
 def results_root() -> Path:
     """``<workspace>/results``: tables, figures, provenance, benchmark tables."""
     return workspace_root() / "results"
+
+
+def shown(path: str | Path) -> str:
+    """A path as files and messages that get committed show it: relative to the checkout where
+    it lies inside it, else absolute."""
+    path = Path(path).absolute()
+    return str(path.relative_to(REPOSITORY_ROOT)) if path.is_relative_to(REPOSITORY_ROOT) else str(path)

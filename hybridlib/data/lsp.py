@@ -144,6 +144,50 @@ def read_joints_mat(path: Path, layout: Layout) -> tuple[np.ndarray, np.ndarray]
     return (coordinates - MATLAB_PIXEL_OFFSET).astype(np.float32), visible
 
 
+MOST_LABELS_DROPPED = 0.5  # refuse a folder where more than this share of the labels has no image
+MOSTLY_OUTSIDE = 0.5  # refuse labels when more than this share of the visible keypoints lies outside its image
+CROWDED_CORNER = 0.25  # … or when the keypoints' extent is below this share of the image (median over images)
+
+
+def _check_labels_fit_images(
+    root: Path, layout: Layout, keypoints: np.ndarray, visible: np.ndarray, image_sizes: np.ndarray
+) -> None:
+    """Refuse labels drawn on images of another size than these (LSP: the joints.mat of
+    lsp_dataset_original beside the scaled images, or the reverse). keypoints (N,14,2) px,
+    visible (N,14) as flagged, image_sizes (N,2) (width, height)."""
+    if not visible.any():
+        return
+    size = image_sizes[:, None, :].astype(np.float64)
+    outside = ((keypoints < 0) | (keypoints >= size)).any(axis=-1) & visible
+    outside_share = outside.sum() / visible.sum()
+    labelled = visible.any(axis=1)
+    extent = np.where(visible[..., None], keypoints / size, 0.0).max(axis=(1, 2))[labelled]
+    median_extent = float(np.median(extent))
+    if outside_share <= MOSTLY_OUTSIDE and median_extent >= CROWDED_CORNER:
+        return
+    if outside_share > MOSTLY_OUTSIDE:
+        found = f"{outside_share:.0%} of the visible keypoints lie outside their image"
+        cause = (
+            "the labels belong to larger images: the joints.mat of lsp_dataset_original (about 1000 px) beside the "
+            "scaled LSP images (about 100-160 px)"
+            if layout == "lsp"
+            else "the labels belong to larger images than these"
+        )
+    else:
+        found = f"the keypoints span only {median_extent:.0%} of their image (median over images)"
+        cause = (
+            "the labels belong to smaller images: the scaled LSP joints.mat beside the original-resolution images "
+            "of lsp_dataset_original"
+            if layout == "lsp"
+            else "the labels belong to smaller images than these"
+        )
+    raise DatasetFormatError(
+        f"{root / 'joints.mat'} does not fit the images in {root / 'images'}: {found} (the keypoints reach "
+        f"{median_extent:.2f}x their image's size, median over images). Likely cause: {cause}. Put each "
+        "joints.mat beside the images it was drawn on (the same release folder)"
+    )
+
+
 def _read_keypoint_set(root: Path, layout: Layout, select: Callable[[int], np.ndarray]) -> KeypointSet:
     """Read a release folder; ``select(num_labels)`` picks the 0-based label indices to keep."""
     root = Path(root)
@@ -173,6 +217,12 @@ def _read_keypoint_set(root: Path, layout: Layout, select: Callable[[int], np.nd
                 f"cannot read image {path} ({error}): the file is truncated or corrupt. Re-copy it from the original "
                 f"{layout.upper()} release, or delete it: its label is then skipped with a warning"
             ) from error
+    if kept and len(missing) > MOST_LABELS_DROPPED * len(indices):
+        raise DatasetFormatError(
+            f"{root / 'joints.mat'}: {len(missing)} of its {len(indices)} labelled images are missing from "
+            f"{image_dir} (e.g. {missing[:3]}): training would drop most labels. Copy the whole images/ folder of "
+            f"the {layout.upper()} release beside its joints.mat"
+        )
     if missing:
         warnings.warn(
             f"{layout.upper()} {root}: skipped {len(missing)} labels whose image is missing (e.g. {missing[:3]})",
@@ -192,6 +242,7 @@ def _read_keypoint_set(root: Path, layout: Layout, select: Callable[[int], np.nd
     kept_indices = np.asarray(kept, dtype=np.int64)
     image_sizes = np.asarray(sizes, dtype=np.int64)
     keypoints, visible = keypoints[kept_indices], visible[kept_indices].copy()
+    _check_labels_fit_images(root, layout, keypoints, visible, image_sizes)
     # Missing joints (written as 0 or outside the image) are invisible, never a point at (0, 0).
     inside = (
         (keypoints >= 0).all(axis=-1)

@@ -25,6 +25,7 @@ from hybridlib.losses.silhouette import mesh_reprojection_loss_per_sample, refer
 from hybridlib.losses.weights import W_KPR, W_MR
 from hybridlib.models.forward import Networks, build_networks, predict, resolve_device
 from hybridlib.models.spin_format import load_spin_checkpoint
+from hybridlib.precision import inference_precision
 from hybridlib.skeleton import NUM_BETAS, NUM_BODY_JOINTS
 from hybridlib.training.checkpoint import load_checkpoint
 from hybridlib.training.config import TrainConfig
@@ -33,7 +34,8 @@ from hybridlib.training.config import TrainConfig
 @dataclass(frozen=True)
 class EvaluationConfig:
     """Loss weights for the validation losses (the authors'), batching, device, an optional
-    cap on the number of test images (smoke runs)."""
+    cap on the number of test images (smoke runs), and the precision of a checkpoint's encoder
+    (None: the one it trained in; "fp32" or "bf16-mixed")."""
 
     w_kpr: float = W_KPR
     w_mr: float = W_MR
@@ -42,6 +44,7 @@ class EvaluationConfig:
     device: str = "auto"
     max_images: int | None = None
     progress: bool = True
+    precision: str | None = None
 
 
 def _nanmean(values: list[torch.Tensor]) -> float:
@@ -114,12 +117,15 @@ def evaluate(
     }
 
 
-def load_trained(checkpoint_path: str | Path) -> tuple[Networks, TrainConfig, int]:
+def load_trained(checkpoint_path: str | Path, precision: str | None = None) -> tuple[Networks, TrainConfig, int]:
     """Rebuild the networks of a checkpoint (no ImageNet weights needed: all weights are in
-    it); returns them, the run's configuration and its step count."""
+    it), in ``precision`` ("fp32" or "bf16-mixed"; None: the one the run trained in); returns
+    them, the run's configuration and its step count."""
     state = load_checkpoint(checkpoint_path)
     config = replace(TrainConfig.from_dict(state["config"]), pretrained=False)
     networks = build_networks(config.networks, BodyModel(config.body_model))
+    networks.precision = inference_precision(state.get("precision"), precision)
+    networks.precision.prepare_encoder(networks.model.encoder)
     try:
         networks.model.load_state_dict(state["model"])
         if networks.critic is not None and state.get("critic") is not None:
@@ -143,7 +149,7 @@ def evaluate_checkpoint(
     """One DataFrame row: the metrics of a checkpoint on the LSP test split of ``data_root``
     (default: the data it was trained on), with the run's settings beside them. ``split="train"``
     evaluates centred crops of the training images instead (the overfitting study)."""
-    networks, train_config, steps = load_trained(checkpoint_path)
+    networks, train_config, steps = load_trained(checkpoint_path, config.precision)
     root = Path(data_root if data_root is not None else train_config.data_root)
     settings = {
         "checkpoint": str(checkpoint_path),

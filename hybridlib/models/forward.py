@@ -6,7 +6,7 @@ the studies all import it from here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -16,6 +16,7 @@ from hybridlib.geometry import normalized_to_pixels, weak_perspective_projection
 from hybridlib.models.critic import BodyForCritic, body_for_critic, build_critic
 from hybridlib.models.encoder import Encoder
 from hybridlib.models.regressor import IterativeRegressor, MeshRegressor, mean_theta
+from hybridlib.precision import FP32, PrecisionChoice
 from hybridlib.skeleton import ThetaParts, split_theta
 
 
@@ -28,11 +29,13 @@ def resolve_device(device: str) -> torch.device:
 
 @dataclass
 class Networks:
-    """The trained networks (image → Θ model, optional critic) and the fixed body model."""
+    """The trained networks (image → Θ model, optional critic), the fixed body model and the
+    precision the encoder runs in (:mod:`hybridlib.precision`)."""
 
     model: MeshRegressor | nn.Module
     critic: nn.Module | None
     body_model: BodyModel
+    precision: PrecisionChoice = field(default=FP32)
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,8 @@ def predict_body(theta: torch.Tensor, body_model: BodyModel, image_size: int, wi
 
 
 def predict(networks: Networks, images: torch.Tensor) -> Prediction:
-    """images (B,3,S,S) ImageNet-normalised → the prediction of the last IEF stage, with the mesh."""
-    theta = networks.model(images)[-1].float()
+    """images (B,3,S,S) ImageNet-normalised → the prediction of the last IEF stage, with the
+    mesh; the encoder in the networks' precision."""
+    with networks.precision.autocast(images.device):
+        theta = networks.model(networks.precision.prepare_images(images))[-1].float()
     return predict_body(theta, networks.body_model, images.shape[-1])

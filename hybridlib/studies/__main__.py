@@ -20,9 +20,9 @@ import time
 import papermill
 
 from hybridlib.paths import REPOSITORY_ROOT
+from hybridlib.precision import PRECISIONS
 from hybridlib.studies.presets import PRESETS, default_out_dir, resolve_settings
 from hybridlib.studies.studies import draw_loss_curves
-from hybridlib.training.precision import PRECISIONS
 
 STUDY_NOTEBOOKS = ("01_overfit_8_images", "02_lsp_ablation", "03_lspet_vs_hmr")
 

@@ -1,25 +1,40 @@
 """Same science in another precision: one study's per-seed results (``runs.csv``) run in two
 precisions, compared configuration by configuration.
 
-    python -m hybridlib.studies.precision_check REFERENCE_DIR CANDIDATE_DIR [--out FILE.md]
+    python -m hybridlib.studies.precision_check compare REFERENCE_DIR CANDIDATE_DIR [--out FILE.md]
+    python -m hybridlib.studies.precision_check lsp-ablation [--preset cpu] [--configuration LABEL] [--seeds 0 1 2]
 
-For each configuration and metric (default: the validation losses L_kpr and L_mr): the
-reference's seeds (min, mean, max), the candidate's mean over its seeds, their relative
-difference, and whether the candidate's mean lies within the reference seeds' spread
-[min, max] — the check of the 8-image study under bf16-mixed against fp32.
+``compare``: for each configuration and metric (default: the validation losses L_kpr and L_mr),
+the reference's seeds (min, mean, max), the candidate's mean, their relative difference, whether
+the candidate's mean lies within the reference seeds' [min, max], and Welch's t-test of the two
+means — the difference (candidate − reference) with its 95 % interval. "no difference detected"
+when the interval contains 0: at a few seeds that is consistency, not proof of equality; the
+interval's width says how large a difference the seeds could have missed.
+
+``lsp-ablation``: trains one Table-1 configuration over the given seeds in fp32 and in
+bf16-mixed (results/02_lsp_ablation/<preset>-precision/<precision>/runs.csv) and compares them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
+from scipy import stats
 
 from hybridlib.atomic_write import atomic_write_text
+from hybridlib.evaluation.report import write_table
+from hybridlib.paths import results_root, shown
+from hybridlib.studies.presets import resolve_settings
+from hybridlib.studies.runner import run_study
+from hybridlib.studies.studies import table_1_specs
 
 METRICS = ("kpr_loss", "mr_loss")
+CONFIDENCE = 0.95
 
 
 def _runs(folder: Path) -> pd.DataFrame:
@@ -39,6 +54,15 @@ def _precisions(folder: Path) -> str:
     return ", ".join(names) or "unknown"
 
 
+def welch_interval(reference: pd.Series, candidate: pd.Series) -> tuple[float, float]:
+    """95 % interval of mean(candidate) − mean(reference) by Welch's t-test; (nan, nan) with
+    fewer than two values on a side or no spread on either."""
+    if len(reference) < 2 or len(candidate) < 2 or reference.std() == 0 and candidate.std() == 0:
+        return math.nan, math.nan
+    interval = stats.ttest_ind(candidate, reference, equal_var=False).confidence_interval(CONFIDENCE)
+    return float(interval.low), float(interval.high)
+
+
 def compare_precisions(reference: Path, candidate: Path, metrics: tuple[str, ...] = METRICS) -> pd.DataFrame:
     """One row per configuration and metric (see the module docstring)."""
     reference_runs, candidate_runs = _runs(reference), _runs(candidate)
@@ -51,6 +75,13 @@ def compare_precisions(reference: Path, candidate: Path, metrics: tuple[str, ...
         for metric in metrics:
             low, mean, high = theirs[metric].min(), theirs[metric].mean(), theirs[metric].max()
             candidate_mean = ours[metric].mean()
+            interval_low, interval_high = welch_interval(theirs[metric], ours[metric])
+            if math.isnan(interval_low):
+                verdict = "no interval (one seed a side)"
+            elif interval_low <= 0.0 <= interval_high:
+                verdict = "no difference detected"
+            else:
+                verdict = "differs"
             rows.append(
                 {
                     "configuration": configuration,
@@ -63,32 +94,76 @@ def compare_precisions(reference: Path, candidate: Path, metrics: tuple[str, ...
                     "candidate mean": candidate_mean,
                     "difference of means (%)": 100.0 * (candidate_mean / mean - 1.0),
                     "within reference spread": bool(low <= candidate_mean <= high),
+                    "difference 95% low": interval_low,
+                    "difference 95% high": interval_high,
+                    "Welch verdict": verdict,
                 }
             )
     return pd.DataFrame(rows)
 
 
 def report(reference: Path, candidate: Path, table: pd.DataFrame) -> str:
-    """Markdown: what was compared, the table, and how many rows lie within the spread."""
+    """Markdown: what was compared, the table, and the counts of both criteria."""
     within = int(table["within reference spread"].sum())
+    undetected = int((table["Welch verdict"] == "no difference detected").sum())
+    largest = table["difference of means (%)"].abs().max()
     return (
-        f"# Precision check\n\nreference: `{reference}` ({_precisions(reference)}); "
-        f"candidate: `{candidate}` ({_precisions(candidate)}).\n\n"
+        f"# Precision check\n\nreference: `{shown(reference)}` ({_precisions(reference)}); "
+        f"candidate: `{shown(candidate)}` ({_precisions(candidate)}).\n\n"
         f"{table.round(4).to_markdown(index=False)}\n\n"
-        f"{within} of {len(table)} candidate means lie within the reference seeds' [min, max].\n"
+        f"- {within} of {len(table)} candidate means lie within the reference seeds' [min, max].\n"
+        f"- {undetected} of {len(table)} differences have a {CONFIDENCE:.0%} interval (Welch's t-test over seeds) "
+        "that contains 0: no difference detected at these seed counts; the interval's width is the size of a "
+        "difference they could miss.\n"
+        f"- largest difference of means: {largest:.2f} %.\n"
     )
+
+
+def run_lsp_ablation_configuration(
+    preset: str, precision: str, seeds: list[int], configuration: str, progress: bool = True
+) -> Path:
+    """Train one Table-1 configuration (its label, e.g. "combined with critic") over ``seeds``
+    in ``precision``; write runs.csv and provenance.json into
+    results/02_lsp_ablation/<preset>-precision/<precision>/ and return that folder."""
+    labels = [spec.label for _, _, spec in table_1_specs()]
+    if configuration not in labels:
+        raise ValueError(f"no Table-1 configuration {configuration!r}; the configurations are {labels}")
+    out_dir = results_root() / "02_lsp_ablation" / f"{preset}-precision" / precision
+    settings = resolve_settings("02_lsp_ablation", PRESET=preset, PRECISION=precision, OUT_DIR=str(out_dir))
+    (spec,) = [spec for _, _, spec in table_1_specs() if spec.label == configuration]
+    rows = run_study(settings, [replace(spec, seed=seed) for seed in seeds], progress)
+    write_table(rows, out_dir, "runs")
+    return out_dir
+
+
+def _compare_and_write(reference: Path, candidate: Path, out: Path | None) -> None:
+    text = report(reference, candidate, compare_precisions(reference, candidate))
+    print(text)
+    if out is not None:
+        atomic_write_text(out, text, what="precision check")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("reference", type=Path, help="results folder of the reference precision (fp32)")
-    parser.add_argument("candidate", type=Path, help="results folder of the candidate precision (bf16-mixed)")
-    parser.add_argument("--out", type=Path, default=None, help="also write the report to this markdown file")
+    commands = parser.add_subparsers(dest="command", required=True)
+    compare = commands.add_parser("compare", help="compare two results folders' runs.csv")
+    compare.add_argument("reference", type=Path, help="results folder of the reference precision (fp32)")
+    compare.add_argument("candidate", type=Path, help="results folder of the candidate precision (bf16-mixed)")
+    compare.add_argument("--out", type=Path, default=None, help="also write the report to this markdown file")
+    ablation = commands.add_parser("lsp-ablation", help="train one Table-1 configuration in fp32 and bf16-mixed")
+    ablation.add_argument("--preset", default="cpu")
+    ablation.add_argument("--configuration", default="combined with critic", help="a Table-1 row's label")
+    ablation.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args(argv)
-    text = report(args.reference, args.candidate, compare_precisions(args.reference, args.candidate))
-    print(text)
-    if args.out is not None:
-        atomic_write_text(args.out, text, what="precision check")
+    if args.command == "compare":
+        _compare_and_write(args.reference, args.candidate, args.out)
+        return
+    folders = {
+        precision: run_lsp_ablation_configuration(args.preset, precision, args.seeds, args.configuration)
+        for precision in ("fp32", "bf16-mixed")
+    }
+    out = folders["fp32"].parent / "precision_check.md"
+    _compare_and_write(folders["fp32"], folders["bf16-mixed"], out)
 
 
 if __name__ == "__main__":

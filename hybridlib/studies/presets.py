@@ -23,7 +23,7 @@ from pathlib import Path
 
 from hybridlib.body_model import OPEN_BODY_MODEL, OPEN_BODY_MODEL_LITE
 from hybridlib.paths import data_root, results_root
-from hybridlib.training.precision import PRECISIONS
+from hybridlib.precision import PRECISIONS
 
 
 @dataclass(frozen=True)

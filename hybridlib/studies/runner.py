@@ -26,10 +26,10 @@ from hybridlib.evaluation import EvaluationConfig, evaluate_checkpoint
 from hybridlib.losses.weights import W_KPR, W_MR
 from hybridlib.models.forward import resolve_device
 from hybridlib.paths import runs_root
+from hybridlib.precision import PrecisionChoice
 from hybridlib.studies.presets import StudySettings, generated_data_dir
 from hybridlib.studies.provenance import collect_provenance
 from hybridlib.training import TrainConfig, read_loss_log, train
-from hybridlib.training.precision import PrecisionChoice
 
 
 @dataclass(frozen=True)
@@ -100,10 +100,24 @@ def train_config(settings: StudySettings, spec: RunSpec, data_dir: Path, progres
         progress=progress,
     )
     # runs with any different setting never share a folder (and so never resume each other)
-    fingerprint = hashlib.sha256(
-        json.dumps({**config.to_dict(), "progress": None}, sort_keys=True).encode()
-    ).hexdigest()[:8]
+    fingerprint = hashlib.sha256(json.dumps(_fingerprinted(config), sort_keys=True).encode()).hexdigest()[:8]
     return replace(config, out_dir=str(runs_root() / settings.study / preset.name / f"{spec.slug}-{fingerprint}"))
+
+
+# TrainConfig fields added after studies first cached their runs: at their defaults they stay out
+# of the fingerprint, so runs finished before the field existed are still found and reused.
+_ADDED_FIELDS_DEFAULTS = {"channels_last": None, "compile": False}
+
+
+def _fingerprinted(config: TrainConfig) -> dict[str, object]:
+    """The settings a run folder's name is derived from: all but the progress bar (and the added
+    fields, at their defaults)."""
+    values = {**config.to_dict(), "progress": None}
+    return {
+        name: value
+        for name, value in values.items()
+        if not (name in _ADDED_FIELDS_DEFAULTS and value == _ADDED_FIELDS_DEFAULTS[name])
+    }
 
 
 def run_configuration(
@@ -154,7 +168,7 @@ def run_study(settings: StudySettings, specs: list[RunSpec], progress: bool = Tr
     provenance["configurations"] = [
         asdict(spec) for spec in specs
     ]  # each row's settings: critic, loss weights, schedule, seed
-    # the precision each run trained in, and why (hybridlib.training.precision)
+    # the precision each run trained in, and why (hybridlib.precision)
     provenance["precision"] = {slug: choice.to_dict() for slug, choice in precisions.items()}
     atomic_write_text(
         settings.out_dir / "provenance.json", json.dumps(provenance, indent=1, default=str), what="provenance"

@@ -9,8 +9,12 @@ discriminator) with ``w_mr=0``. The loss-weight schedule the paper suggests as f
 of the training steps (then constant).
 
 ``precision`` ("fp32", "bf16-mixed", "auto") is the encoder's numeric precision
-(:mod:`hybridlib.training.precision`): the class default is the float32 baseline, the studies'
-presets use "auto".
+(:mod:`hybridlib.precision`): the class default is the float32 baseline, the studies'
+presets use "auto"; ``channels_last`` pins the encoder's memory format, which by default
+bf16-mixed takes where a probe finds it faster (pin it for runs that must repeat bit for bit
+on a busy machine, where the probe's timings may tip either way). ``compile=True`` compiles
+the encoder with ``torch.compile`` (inductor): for long runs, where its start-up (about a
+minute on a 2-core CPU) is paid back.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any, Literal
 
 from hybridlib.losses.weights import W_CRITIC, W_KPR, W_MR
 from hybridlib.models.forward import NetworkConfig
-from hybridlib.training.precision import PRECISIONS
+from hybridlib.precision import PRECISIONS
 
 CRITICS = ("none", "without_rotation", "with_rotation", "hmr")
 
@@ -58,7 +62,9 @@ class TrainConfig:
     seed: int = 0
     num_workers: int = 0
     device: str = "auto"  # "auto" = CUDA when available, else CPU
-    precision: str = "fp32"  # "fp32", "bf16-mixed" or "auto" (hybridlib.training.precision)
+    precision: str = "fp32"  # "fp32", "bf16-mixed" or "auto" (hybridlib.precision)
+    channels_last: bool | None = None  # pin the encoder's memory format; None = hybridlib.precision decides
+    compile: bool = False  # torch.compile the encoder (long runs)
     checkpoint_every: int = 500  # generator steps
     progress: bool = True
 

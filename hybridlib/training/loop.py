@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,10 @@ from tqdm import tqdm
 from hybridlib.body_model import BodyModel
 from hybridlib.data.folders import MOSH_FOLDER
 from hybridlib.data.real_bodies import RealBodySampler
+from hybridlib.folder_lock import hold_folder
 from hybridlib.losses.adversarial import adversarial_losses
 from hybridlib.models.forward import Networks, build_networks, resolve_device
+from hybridlib.precision import PrecisionChoice, resolve_precision
 from hybridlib.training.batches import epoch_batches, run_loader, training_set
 from hybridlib.training.checkpoint import load_checkpoint, save_checkpoint
 from hybridlib.training.config import TrainConfig
@@ -36,7 +39,6 @@ from hybridlib.training.generator_step import mesh_loss_weight
 from hybridlib.training.interrupt import StopOnInterrupt
 from hybridlib.training.loss_log import LossLog, keep_rows_until
 from hybridlib.training.optimizer import adam
-from hybridlib.training.precision import PrecisionChoice, resolve_precision
 from hybridlib.training.step import TrainingRun, training_step
 
 
@@ -109,10 +111,17 @@ def _apply_precision(
         precision = PrecisionChoice(**state["precision"])
     else:
         batch_per_process = config.batch_size // context.world_size
-        precision = resolve_precision(config.precision, device, config.backbone, config.image_size, batch_per_process)
+        precision = resolve_precision(
+            config.precision, device, config.backbone, config.image_size, batch_per_process, config.channels_last
+        )
+    if context.enabled:  # every process trains in process 0's choice (each one's probe may tip otherwise)
+        shared = [precision]
+        torch.distributed.broadcast_object_list(shared, src=0)
+        precision = shared[0]
     if context.is_main:
         print(f"precision: {precision.reason}", flush=True)
     precision.prepare_encoder(networks.model.encoder)
+    networks.precision = precision  # what predict() runs the encoder in
     return precision
 
 
@@ -166,9 +175,11 @@ def _data_parallel(model: nn.Module, device: torch.device, context: DistributedC
     return nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
-def train(config: TrainConfig) -> TrainResult:
+def train(config: TrainConfig, wait_for_lock: bool = False) -> TrainResult:
     """Train (or resume) as configured; returns where the checkpoint and the loss log are.
-    Under torchrun, every process runs this and process 0 writes the files."""
+    Under torchrun, every process runs this and process 0 writes the files. The run folder is
+    held while it trains (:mod:`hybridlib.folder_lock`): another process training into it is
+    refused with its PID, or waited for with ``wait_for_lock=True``."""
     started = time.perf_counter()
     device = resolve_device(config.device)
     context = init_distributed(device.type == "cuda")
@@ -177,13 +188,19 @@ def train(config: TrainConfig) -> TrainResult:
         torch.cuda.set_device(device)
     if config.batch_size % context.world_size:
         raise ValueError(f"batch_size {config.batch_size} is not divisible by the {context.world_size} processes")
+    with hold_folder(config.out_dir, "training", wait_for_lock) if context.is_main else nullcontext():
+        return _train(config, device, context, started)
+
+
+def _train(config: TrainConfig, device: torch.device, context: DistributedContext, started: float) -> TrainResult:
     torch.manual_seed(config.seed)
-    Path(config.out_dir).mkdir(parents=True, exist_ok=True)
     dataset = training_set(config)
 
     networks, sampler = _networks_and_real_bodies(config, device)
     state = load_checkpoint(config.checkpoint_path, map_location=device) if config.checkpoint_path.is_file() else None
     precision = _apply_precision(config, state, networks, device, context)
+    if config.compile:  # in place: the state dict keeps its keys, so checkpoints do not change
+        networks.model.encoder.compile()
     adversary = adversarial_losses(config.critic)
     optimizers = {
         "optimizer_generator": adam(networks.model.parameters(), config.lr_generator),

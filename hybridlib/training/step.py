@@ -14,11 +14,11 @@ from hybridlib.data import Batch
 from hybridlib.data.real_bodies import RealBodySampler
 from hybridlib.losses.adversarial import AdversarialLosses
 from hybridlib.models.forward import Networks
+from hybridlib.precision import PrecisionChoice
 from hybridlib.training.config import TrainConfig
 from hybridlib.training.critic_step import critic_update
 from hybridlib.training.distributed import DistributedContext, average_logs
 from hybridlib.training.generator_step import generator_losses
-from hybridlib.training.precision import PrecisionChoice
 
 
 @dataclass

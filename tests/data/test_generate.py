@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import subprocess
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -163,3 +165,18 @@ def test_cli_small_profile_and_bad_sizes(tmp_path, capsys):
     with open(out / "mosh" / "generated_subject_001.pkl", "rb") as handle:
         assert set(pickle.load(handle)) == {"poses", "betas"}
     assert "wrote 4 images and 10 MoSh poses" in capsys.readouterr().out
+
+
+def test_two_processes_generating_one_folder_at_once_leave_one_complete_valid_set(generated_root, tmp_path):
+    sizes = ["--lsp", "12", "--lspet", "14", "--mosh", "120", "--seed", "7", "--workers", "1"]
+    command = [sys.executable, "-m", "hybridlib.data.generate", "--out", str(tmp_path / "shared"), *sizes]
+    processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in "ab"]
+    outputs = [process.communicate(timeout=600) for process in processes]
+    for process, (_, errors) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, errors[-2000:]
+    shared = tmp_path / "shared"
+    assert (shared / "README.md").is_file() and not (shared / generate.CACHE_DIR_NAME).exists()
+    for pattern in ("lsp/images/*.jpg", "lsp_ext/images/*.jpg", "up-s1h/data/*/*.png"):
+        assert _digest(generated_root.glob(pattern)) == _digest(shared.glob(pattern)), pattern
+    assert len(read_lsp(shared / "lsp", "all").image_paths) == 12
+    assert len(read_lspet(shared / "lsp_ext").image_paths) == 14

@@ -29,12 +29,13 @@ from hybridlib.body_model.body_model import BodyModelError
 from hybridlib.data import DataConfig, build_dataset, read_mocap_folder
 from hybridlib.data.errors import DatasetFormatError
 from hybridlib.evaluation import load_trained
+from hybridlib.folder_lock import FolderBusyError, hold_folder
 from hybridlib.models.forward import build_networks
 from hybridlib.models.spin_format import SpinCheckpointError, load_spin_checkpoint
 from hybridlib.paths import REPOSITORY_ROOT
 from hybridlib.safe_pickle import UnsafePickleError
 from hybridlib.studies import ParameterError, resolve_settings
-from hybridlib.training import TrainConfig
+from hybridlib.training import TrainConfig, train
 from hybridlib.training.checkpoint import save_checkpoint
 
 ERRORS_DOC = REPOSITORY_ROOT / "docs" / "errors.md"
@@ -149,6 +150,19 @@ CASES = [
     Case("labels for images that do not exist", "skipped",
          lambda root, tmp: (_lsp_image(root, 2).unlink(), _lsp_image(root, 5).unlink(), _dataset(root))[-1],
          warning=r"skipped 2 labels whose image is missing", check=lambda result: _expect_len(result, 4)),
+    Case("most labelled images missing", "refused",
+         lambda root, tmp: ([_lsp_image(root, number).unlink() for number in (1, 2, 3, 4)], _dataset(root)),
+         DatasetFormatError, (r"lsp/joints\.mat: 4 of its 6 labelled images are missing", r"Copy the whole images/")),
+    Case("LSP labels of the original-resolution images", "refused",
+         lambda root, tmp: (_write_joints(root, _scale_coordinates(_joints(root), 6.0)), _dataset(root)),
+         DatasetFormatError,
+         (r"lsp/joints\.mat does not fit the images in .*lsp/images: \d+% of the visible keypoints lie outside",
+          r"joints\.mat of lsp_dataset_original .* beside the scaled LSP images")),
+    Case("scaled LSP labels beside the original-resolution images", "refused",
+         lambda root, tmp: (_write_joints(root, _scale_coordinates(_joints(root), 1 / 6)), _dataset(root)),
+         DatasetFormatError,
+         (r"lsp/joints\.mat does not fit .*: the keypoints span only \d+% of their image",
+          r"scaled LSP joints\.mat beside the original-resolution images")),
     Case("images without labels", "skipped",
          lambda root, tmp: (shutil.copy(_lsp_image(root), root / "lsp" / "images" / "im0099.jpg"), _dataset(root))[-1],
          warning=r"ignored 1 images without a label", check=lambda result: _expect_len(result, 6)),
@@ -261,6 +275,12 @@ CASES = [
     Case("unknown training setting", "refused",
          lambda root, tmp: TrainConfig.from_dict({"data_root": str(root), "out_dir": str(tmp), "learning_rate": 1e-4}),
          ValueError, (r"unknown TrainConfig fields \['learning_rate'\]", r"known:")),
+    # folders two processes would share
+    Case("run folder another process trains in", "refused", lambda root, tmp: _train_in_a_held_folder(root, tmp),
+         FolderBusyError, (r"run is in use by process \d+ on .*\(training, since", r"--wait")),
+    Case("checkpoint precision that does not exist", "refused",
+         lambda root, tmp: load_trained(_foreign_architecture(tmp, root), precision="fp16"),
+         ValueError, (r"precision must be one of \('fp32', 'bf16-mixed'\) or None \(the checkpoint's\)",)),
 ]  # fmt: skip
 
 
@@ -309,6 +329,24 @@ def _foreign_architecture(tmp: Path, root: Path) -> Path:
         tmp / "checkpoint.pt",
         {"config": config.to_dict(), "model": other.model.state_dict(), "critic": None, "step": 3},
     )
+
+
+def _scale_coordinates(joints: np.ndarray, factor: float) -> np.ndarray:
+    """LSP's joints (3,14,N) with x and y scaled: labels drawn on images ``factor`` times as large."""
+    scaled = joints.copy()
+    scaled[:2] *= factor
+    return scaled
+
+
+def _train_in_a_held_folder(root: Path, tmp: Path) -> None:
+    """Training into a folder another holder has (a second lock on it conflicts as another
+    process's would: the lock is per open file)."""
+    config = TrainConfig(
+        data_root=str(root), out_dir=str(tmp / "run"), backbone="resnet18", image_size=64, pretrained=False,
+        body_model=str(OPEN_BODY_MODEL_LITE), critic="none", max_steps=1, progress=False,
+    )  # fmt: skip
+    with hold_folder(config.out_dir, "training"):
+        train(config)
 
 
 def _expect_len(result, count: int) -> None:

@@ -69,10 +69,11 @@ def test_a_run_killed_while_writing_its_checkpoint_resumes_to_the_uninterrupted_
     _finish(_start(reference, tmp_path))
 
     process = _start(interrupted, tmp_path)
-    temporary = Path(interrupted.checkpoint_path).with_name("checkpoint.pt.tmp")
+    run_dir = Path(interrupted.checkpoint_path).parent
     deadline, writes_begun, writing = time.monotonic() + 240, 0, False
     while process.poll() is None and time.monotonic() < deadline:
-        writing, was_writing = temporary.exists(), writing  # a checkpoint is being written right now
+        # a checkpoint is being written right now
+        writing, was_writing = any(run_dir.glob(".checkpoint.pt.*.tmp")), writing
         writes_begun += writing and not was_writing
         if writing and writes_begun == 2:  # inside the second write: the first checkpoint must survive it
             process.send_signal(signal.SIGKILL)
@@ -101,7 +102,7 @@ def test_a_run_killed_while_writing_its_checkpoint_resumes_to_the_uninterrupted_
         pd.DataFrame(read_loss_log(config.log_path)).drop(columns="seconds") for config in (interrupted, reference)
     ]  # wall time differs, nothing else may
     pd.testing.assert_frame_equal(*losses)
-    assert not temporary.exists()
+    assert not any(run_dir.glob(".checkpoint.pt.*.tmp"))  # the killed writer's, removed by the resume
 
 
 DISK_FULL = textwrap.dedent(

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from hybridlib.studies.precision_check import compare_precisions, main
+from hybridlib.studies.precision_check import compare_precisions, main, run_lsp_ablation_configuration
 
 
 def _write(folder, configuration_losses, precision):
@@ -30,10 +30,29 @@ def test_a_candidate_mean_inside_the_reference_spread_holds_and_one_outside_does
     assert table.loc["kpr_loss", "within reference spread"] and not table.loc["mr_loss", "within reference spread"]
     assert table.loc["kpr_loss", "difference of means (%)"] == pytest.approx(0.0, abs=1e-9)
     assert table.loc["mr_loss", "reference min"] == 0.10 and table.loc["mr_loss", "reference max"] == 0.12
-    main([str(reference), str(candidate), "--out", str(tmp_path / "check.md")])
+    main(["compare", str(reference), str(candidate), "--out", str(tmp_path / "check.md")])
     text = (tmp_path / "check.md").read_text()
     assert "(fp32)" in text and "(bf16-mixed)" in text and "1 of 2 candidate means lie within" in text
     assert text in capsys.readouterr().out
+
+
+def test_welchs_interval_of_the_difference_decides_whether_a_difference_is_detected(tmp_path):
+    reference = _write(tmp_path / "fp32", {"combined": [(2.0, 0.10), (2.4, 0.11), (2.2, 0.12)]}, "fp32")
+    candidate = _write(tmp_path / "bf16", {"combined": [(2.5, 0.30), (2.0, 0.31), (2.3, 0.32)]}, "bf16-mixed")
+    table = compare_precisions(reference, candidate).set_index("metric")
+    kpr, mr = table.loc["kpr_loss"], table.loc["mr_loss"]
+    assert kpr["difference 95% low"] < 0.0 < kpr["difference 95% high"]
+    assert kpr["Welch verdict"] == "no difference detected"
+    # means 0.11 and 0.31, each with a standard deviation of 0.01: t = 24.5 on 4 degrees of freedom
+    assert mr["Welch verdict"] == "differs"
+    assert mr["difference 95% low"] == pytest.approx(0.2 - 2.776 * 0.01 * (2 / 3) ** 0.5, abs=1e-3)
+    single = _write(tmp_path / "one", {"combined": [(2.1, 0.2)]}, "bf16-mixed")
+    assert set(compare_precisions(reference, single)["Welch verdict"]) == {"no interval (one seed a side)"}
+
+
+def test_an_unknown_table_1_configuration_is_refused_with_the_labels():
+    with pytest.raises(ValueError, match="no Table-1 configuration 'combined twice'.*'combined with critic'"):
+        run_lsp_ablation_configuration("smoke", "fp32", [0], "combined twice")
 
 
 def test_a_missing_configuration_or_folder_is_named(tmp_path):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from dataclasses import replace
 
+import pytest
 import torch
 
 from hybridlib.body_model import OPEN_BODY_MODEL_LITE
@@ -20,14 +21,14 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_two_gloo_processes_match_one_process(generated_root, tmp_path):
+@pytest.mark.parametrize("precision", ["fp32", "bf16-mixed"])
+def test_two_gloo_processes_match_one_process(generated_root, tmp_path, precision):
     # Dropout off and BatchNorm statistics frozen: both would otherwise draw per process.
     config = TrainConfig(
         data_root=str(generated_root), out_dir=str(tmp_path / "single"), use_lspet=True, image_size=64,
         backbone="resnet18", pretrained=False, body_model=str(OPEN_BODY_MODEL_LITE), batch_size=4, max_steps=3,
-        critic="with_rotation", dropout=0.0, freeze_batchnorm=True, progress=False,
+        critic="with_rotation", dropout=0.0, freeze_batchnorm=True, progress=False, precision=precision,
     )  # fmt: skip
-    single = train(config)
     distributed = replace(config, out_dir=str(tmp_path / "ddp"))
     config_file = tmp_path / "ddp.json"
     config_file.write_text(json.dumps(distributed.to_dict()))
@@ -47,13 +48,22 @@ def test_two_gloo_processes_match_one_process(generated_root, tmp_path):
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "trained 3 steps" in completed.stdout
+    # The processes train in process 0's memory format (bf16: its probe's choice); one process
+    # trains in the same one, so that only the batch split differs.
+    chosen = load_checkpoint(distributed.checkpoint_path)["precision"]
+    assert chosen["precision"] == precision
+    single = train(replace(config, channels_last=chosen["channels_last"]))
 
+    # bf16 rounds each process's half-batch convolutions apart from the whole batch's (measured
+    # on a 2-core AMD EPYC: losses up to 3e-4 apart, a tensor's weights up to 1.3e-5 apart on
+    # average; in fp32 below 1e-4 and 1e-5): its bounds are wider.
+    loss_rtol, mean_bound = {"fp32": (1e-4, 1e-5), "bf16-mixed": (2e-3, 1e-4)}[precision]
     single_log, ddp_log = read_loss_log(single.log_path), read_loss_log(distributed.log_path)
     for column in ("loss_kpr", "loss_mr", "loss_adversarial", "loss_critic"):
         torch.testing.assert_close(
             torch.tensor(ddp_log[column].to_numpy()),
             torch.tensor(single_log[column].to_numpy()),
-            rtol=1e-4,
+            rtol=loss_rtol,
             atol=1e-5,
             msg=column,
         )
@@ -65,8 +75,11 @@ def test_two_gloo_processes_match_one_process(generated_root, tmp_path):
     # sign set by float rounding, which differs between one and two processes) may move by up
     # to lr per step either way; every other weight must agree closely.
     adam_bound = 2 * config.lr_generator * config.max_steps
+    largest_mean = 0.0
     for name, expected in single_state.items():
         if expected.is_floating_point() and expected.numel():
             difference = (ddp_state[name] - expected).abs()
             assert difference.max() <= adam_bound, name
-            assert difference.mean() <= 1e-5, name
+            assert difference.mean() <= mean_bound, name
+            largest_mean = max(largest_mean, float(difference.mean()))
+    print(f"largest mean weight difference ({precision}): {largest_mean:.2e}")

@@ -36,9 +36,10 @@ def test_fifty_steps_on_eight_images_halve_the_keypoint_loss(generated_root, tmp
     assert loss_kpr[-5:].mean() < 0.5 * loss_kpr[:3].mean()
 
 
-def test_a_resumed_run_reproduces_an_uninterrupted_one(generated_root, tmp_path):
+@pytest.mark.parametrize("precision", ["fp32", "bf16-mixed"])
+def test_a_resumed_run_reproduces_an_uninterrupted_one(generated_root, tmp_path, precision):
     config = tiny_run_config(
-        generated_root, tmp_path / "straight", critic="with_rotation", w_mr=0.001
+        generated_root, tmp_path / "straight", critic="with_rotation", w_mr=0.001, precision=precision
     )  # 20 images → 5 steps per epoch
     straight = train(config)
     assert straight.steps == 10
@@ -107,3 +108,17 @@ def test_a_diverging_learning_rate_stops_with_the_step_and_the_loss(generated_ro
         TrainingDivergedError, match=r"step \d+: loss_\w+ = (nan|inf|-inf) is not finite.*Lower the learning rates"
     ):
         train(config)
+
+
+def test_a_compiled_encoder_trains_as_the_eager_one(generated_root, tmp_path):
+    eager = tiny_run_config(generated_root, tmp_path / "eager", critic="none", w_mr=0.0, max_steps=2)
+    compiled = replace(eager, out_dir=str(tmp_path / "compiled"), compile=True)
+    result = train(compiled)  # inductor: about a minute of compiling on 2 cores
+    assert result.networks.model.encoder._compiled_call_impl is not None
+    assert set(load_checkpoint(result.checkpoint_path)["model"]) == set(train(eager).networks.model.state_dict())
+    torch.testing.assert_close(
+        torch.tensor(read_loss_log(compiled.log_path)["loss_kpr"].to_numpy()),
+        torch.tensor(read_loss_log(eager.log_path)["loss_kpr"].to_numpy()),
+        rtol=1e-4,
+        atol=0.0,
+    )

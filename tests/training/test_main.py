@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from tiny_runs import tiny_run_config
 
-from hybridlib.training import load_checkpoint
+from hybridlib.folder_lock import HOLDER_NAME
+from hybridlib.training import load_checkpoint, read_loss_log
 from hybridlib.training.__main__ import _parse_value, main
 
 
@@ -74,3 +78,21 @@ def test_bad_arguments_exit_with_code_2_and_name_the_problem(tmp_path, capsys, a
     error = capsys.readouterr().err
     assert message in error and error.startswith("usage: python -m hybridlib.training")
     assert not (tmp_path / "run").exists()  # nothing was trained
+
+
+def test_a_second_process_training_into_the_same_folder_is_refused_and_the_first_is_untouched(generated_root, tmp_path):
+    out_dir = tmp_path / "run"
+    config = _write_config(tmp_path / "run.json", generated_root, out_dir, max_steps=60, epochs=100)
+    command = [sys.executable, "-m", "hybridlib.training", "--config", str(config)]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (out_dir / HOLDER_NAME).is_file() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    _, first_errors = first.communicate(timeout=300)
+    assert first.returncode == 0, first_errors[-2000:]
+    assert second.returncode == 1 and f"is in use by process {first.pid}" in second.stderr
+    assert str(out_dir) in second.stderr and "--wait" in second.stderr
+    assert read_loss_log(out_dir / "losses.csv")["step"].tolist() == list(range(1, 61))  # each step once
+    waited = subprocess.run([*command, "--wait"], capture_output=True, text=True, timeout=300)
+    assert waited.returncode == 0 and "trained 60 steps" in waited.stdout  # the finished run, reused

@@ -13,8 +13,11 @@
 
 In bf16-mixed the encoder runs channels_last where the probe finds it faster (on CUDA, always:
 cuDNN's bf16 convolutions prefer it); fp32 is the eager float32 baseline, contiguous, no probe.
+``TrainConfig.channels_last`` True / False pins the memory format instead (the probe's timings
+on a busy machine may tip either way). Under torchrun every process takes process 0's choice.
 The choice and its reason are printed by the loop and saved in the checkpoint
-(``state["precision"]``), so a resumed run keeps them.
+(``state["precision"]``), so a resumed run keeps them, and prediction and evaluation run in it
+unless told otherwise (:func:`inference_precision`).
 """
 
 from __future__ import annotations
@@ -64,6 +67,26 @@ class PrecisionChoice:
         return asdict(self)
 
 
+FP32 = PrecisionChoice("fp32", False, "fp32")
+INFERENCE_PRECISIONS = ("fp32", "bf16-mixed")
+
+
+def inference_precision(saved: dict[str, object] | None, requested: str | None = None) -> PrecisionChoice:
+    """The precision a trained model predicts in: ``requested`` ("fp32" or "bf16-mixed") when
+    given, else the one it trained in (``saved``: a checkpoint's ``state["precision"]``; fp32
+    for checkpoints written before precision was saved)."""
+    trained = PrecisionChoice(**saved) if saved else FP32  # type: ignore[arg-type]
+    if requested is None or requested == trained.precision:
+        return trained
+    if requested not in INFERENCE_PRECISIONS:
+        raise ValueError(
+            f"precision must be one of {INFERENCE_PRECISIONS} or None (the checkpoint's), got {requested!r}"
+        )
+    if requested == "fp32":
+        return PrecisionChoice("fp32", False, f"fp32 (asked; trained in {trained.precision})")
+    return PrecisionChoice("bf16-mixed", trained.channels_last, f"bf16-mixed (asked; trained in {trained.precision})")
+
+
 def cpu_bf16_flags() -> list[str]:
     """The CPU's bf16 flags (AMX-BF16, AVX512-BF16) from ``/proc/cpuinfo``; [] where it is unknown."""
     cpuinfo = Path("/proc/cpuinfo")
@@ -76,7 +99,7 @@ def cpu_bf16_flags() -> list[str]:
 
 def _encoder_milliseconds(backbone: str, image_size: int, batch_size: int, device: torch.device) -> dict[str, float]:
     """Median ms of the encoder's forward + backward in each variant, timed in alternation."""
-    from hybridlib.models.encoder import Encoder  # the probe builds a throwaway encoder
+    from hybridlib.models.encoder import Encoder  # here: hybridlib.models imports this module
 
     encoder = Encoder(backbone, pretrained=False).to(device)
     images = torch.randn(batch_size, 3, image_size, image_size, device=device)
@@ -115,10 +138,26 @@ def _probe(backbone: str, image_size: int, batch_size: int, device_type: str) ->
 
 
 def resolve_precision(
-    precision: str, device: torch.device, backbone: str, image_size: int, batch_size: int
+    precision: str,
+    device: torch.device,
+    backbone: str,
+    image_size: int,
+    batch_size: int,
+    channels_last: bool | None = None,
 ) -> PrecisionChoice:
     """The precision and memory format a run of ``backbone`` at ``image_size`` px and
-    ``batch_size`` trains in on ``device`` (see the module docstring)."""
+    ``batch_size`` trains in on ``device`` (see the module docstring); ``channels_last``
+    True / False pins the encoder's memory format (None: as the module docstring says)."""
+    choice = _resolve(precision, device, backbone, image_size, batch_size, probe_layout=channels_last is None)
+    if channels_last is None or channels_last == choice.channels_last:
+        return choice
+    layout = "channels_last" if channels_last else "contiguous"
+    return PrecisionChoice(choice.precision, channels_last, f"{choice.reason}; {layout} as configured")
+
+
+def _resolve(
+    precision: str, device: torch.device, backbone: str, image_size: int, batch_size: int, probe_layout: bool
+) -> PrecisionChoice:
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if precision == "fp32":  # the float32 eager baseline: no probe, contiguous images
@@ -133,6 +172,8 @@ def resolve_precision(
     flags = cpu_bf16_flags()
     if precision == "auto" and not flags:
         return PrecisionChoice("fp32", False, "fp32 (auto: this CPU has neither AMX-BF16 nor AVX512-BF16)")
+    if precision == "bf16-mixed" and not probe_layout:  # nothing left for the probe to decide
+        return PrecisionChoice("bf16-mixed", False, "bf16-mixed (as configured)")
     timings = _probe(backbone, image_size, batch_size, device.type)
     speedup = min(timings["fp32"], timings["fp32 channels_last"]) / min(
         timings["bf16-mixed"], timings["bf16-mixed channels_last"]

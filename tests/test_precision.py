@@ -7,10 +7,12 @@ import pytest
 import torch
 from tiny_runs import tiny_run_config
 
+import hybridlib.precision as precision_module
 import hybridlib.training.generator_step as generator_step
-import hybridlib.training.precision as precision_module
+from hybridlib.evaluation.evaluate import load_trained
+from hybridlib.models.forward import predict
+from hybridlib.precision import AUTO_MIN_SPEEDUP, FP32, PrecisionChoice, inference_precision, resolve_precision
 from hybridlib.training import TrainConfig, load_checkpoint, train
-from hybridlib.training.precision import AUTO_MIN_SPEEDUP, PrecisionChoice, resolve_precision
 
 CPU = torch.device("cpu")
 
@@ -109,3 +111,28 @@ def test_checkpoints_written_before_precision_existed_still_load():
     del legacy["precision"]
     assert TrainConfig.from_dict(legacy).precision == "bf16-mixed"
     assert TrainConfig.from_dict({**legacy, "amp": False}).precision == "fp32"
+
+
+def test_inference_runs_in_the_precision_the_run_trained_in_unless_told_otherwise():
+    trained = PrecisionChoice("bf16-mixed", True, "bf16-mixed (auto: …)")
+    assert inference_precision(trained.to_dict()) == trained
+    assert inference_precision(None) == FP32  # checkpoints written before precision was saved
+    assert inference_precision(trained.to_dict(), "fp32").precision == "fp32"
+    asked = inference_precision(None, "bf16-mixed")
+    assert (asked.precision, asked.channels_last) == ("bf16-mixed", False) and "asked" in asked.reason
+    with pytest.raises(ValueError, match="precision must be one of"):
+        inference_precision(None, "auto")
+
+
+def test_a_bf16_checkpoint_predicts_in_bf16_and_in_fp32_when_asked(generated_root, tmp_path, monkeypatch):
+    monkeypatch.setattr(precision_module, "_probe", lambda *arguments: _timings(100.0, 60.0, 70.0))
+    config = tiny_run_config(generated_root, tmp_path / "bf16", precision="bf16-mixed", max_steps=1, w_mr=0.0)
+    train(config)
+    images, features = torch.randn(2, 3, config.image_size, config.image_size), []
+    for requested, expected in ((None, torch.bfloat16), ("fp32", torch.float32)):
+        networks, _, _ = load_trained(config.checkpoint_path, requested)
+        handle = networks.model.encoder.register_forward_hook(lambda module, inputs, output: features.append(output))
+        with torch.no_grad():
+            prediction = predict(networks, images)
+        handle.remove()
+        assert features[-1].dtype == expected and prediction.keypoints_2d.dtype == torch.float32
