@@ -52,9 +52,17 @@ def _betas_per_frame(betas: object, num_frames: int, path: Path) -> np.ndarray:
     )
 
 
+DEGREES_THRESHOLD = 2 * np.pi  # radians: axis-angle magnitudes stay within π, a 99th percentile above 2π is degrees
+
+
 def _checked(poses: np.ndarray, betas: np.ndarray, path: Path) -> tuple[np.ndarray, np.ndarray]:
     if not (np.isfinite(poses).all() and np.isfinite(betas).all()):
         raise DatasetFormatError(f"{path}: poses or betas contain NaN/inf; the file is corrupt: re-export or remove it")
+    if len(poses) and (typical := float(np.percentile(np.abs(poses), 99))) > DEGREES_THRESHOLD:
+        raise DatasetFormatError(
+            f"{path}: the poses look like degrees, not radians (99th percentile of |value| {typical:.1f}, above "
+            f"2π); SMPL's axis-angle poses are in radians: convert with numpy.deg2rad and write the file again"
+        )
     return poses.astype(np.float32), betas.astype(np.float32)
 
 

@@ -27,8 +27,9 @@ def sha256_of(path: str | Path) -> str:
 
 
 def git_commit() -> str:
-    """The checkout's HEAD commit, with "+dirty" when tracked files changed; "unknown" outside git
-    and for an installed (non-checkout) copy, whose folder may sit inside some other repository."""
+    """The checkout's HEAD commit, with "+dirty" when tracked files outside results/ changed (a
+    study rewriting its own committed results does not make the code dirty); "unknown" outside
+    git and for an installed (non-checkout) copy, whose folder may sit inside some other repository."""
     if not in_checkout():
         return "unknown"
     try:
@@ -36,7 +37,7 @@ def git_commit() -> str:
             ["git", "rev-parse", "HEAD"], cwd=REPOSITORY_ROOT, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"],
             cwd=REPOSITORY_ROOT,
             capture_output=True,
             text=True,

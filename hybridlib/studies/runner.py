@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from hybridlib.atomic_write import atomic_write, atomic_write_text
+from hybridlib.data.check import DATASETS, STUDY_NEEDS, require_usable
 from hybridlib.data.generate import GeneratorConfig, generate_dataset
 from hybridlib.evaluation import EvaluationConfig, evaluate_checkpoint
 from hybridlib.losses.weights import W_KPR, W_MR
@@ -55,19 +56,17 @@ class RunSpec:
 
 
 def ensure_data(settings: StudySettings, progress: bool = True) -> Path:
-    """DATA_DIR, or the preset's generated stand-in (generated once, then reused)."""
-    if settings.data_dir is not None:
-        return settings.data_dir
-    data = settings.preset.generated_data
-    folder = generated_data_dir(data)
-    if not (folder / "README.md").is_file():  # written last: the set is complete
-        generate_dataset(
-            folder,
-            GeneratorConfig(
-                lsp=data.lsp, lspet=data.lspet, mosh=data.mosh, seed=data.seed, body_model=settings.preset.body_model
-            ),
-            progress=progress,
-        )
+    """DATA_DIR, or the preset's generated stand-in (generated once, then reused); checked
+    (:mod:`hybridlib.data.check`) for the datasets the study reads, so that a bad folder fails
+    before any training."""
+    folder = settings.data_dir
+    if folder is None:
+        data = settings.preset.generated_data
+        folder = generated_data_dir(data)
+        if not (folder / "README.md").is_file():  # written last: the set is complete
+            sizes = {"lsp": data.lsp, "lspet": data.lspet, "mosh": data.mosh, "seed": data.seed}
+            generate_dataset(folder, GeneratorConfig(**sizes, body_model=settings.preset.body_model), progress=progress)
+    require_usable(folder, STUDY_NEEDS.get(settings.study, DATASETS), progress)
     return folder
 
 

@@ -27,6 +27,7 @@ from PIL import Image
 from hybridlib.body_model import OPEN_BODY_MODEL_LITE, BodyModel
 from hybridlib.body_model.body_model import BodyModelError
 from hybridlib.data import DataConfig, build_dataset, read_mocap_folder
+from hybridlib.data.check import DataCheckError, require_usable
 from hybridlib.data.errors import DatasetFormatError
 from hybridlib.evaluation import load_trained
 from hybridlib.folder_lock import FolderBusyError, hold_folder
@@ -169,6 +170,9 @@ CASES = [
     # images
     Case("zero-byte JPEG", "refused", lambda root, tmp: (_lsp_image(root).write_bytes(b""), _dataset(root)),
          DatasetFormatError, (r"images/im0001\.jpg", r"Re-copy it .* or delete it")),
+    Case("JPEG cut inside its data, before training", "refused",
+         lambda root, tmp: (_truncate(_lsp_image(root)), require_usable(root, progress=False)),
+         DataCheckError, (r"cannot be used: lsp \(unusable\)", r"1 files fail to decode .*im0001\.jpg")),
     Case("truncated JPEG", "refused", lambda root, tmp: (_truncate(_lsp_image(root)), _dataset(root)),
          DatasetFormatError, (r"images/im0001\.jpg", r"truncated or corrupt\. Re-copy it")),
     Case("grey image", "converted",
@@ -220,6 +224,15 @@ CASES = [
     Case("AMASS npz with too few pose columns", "refused",
          lambda root, tmp: (_amass(root, poses=np.zeros((5, 60))), read_mocap_folder(root / "mosh")),
          DatasetFormatError, (r"subject\.npz", r"66")),
+    Case("MoSh poses in degrees", "refused",
+         lambda root, tmp: (
+             _mosh_pickle(root, {"poses": np.rad2deg(_real_poses(root)), "betas": np.zeros(10)}),
+             read_mocap_folder(root / "mosh"),
+         ),
+         DatasetFormatError, (r"subject\.pkl: the poses look like degrees, not radians", r"numpy\.deg2rad")),
+    Case("AMASS poses in degrees", "refused",
+         lambda root, tmp: (_amass(root, np.rad2deg(_real_poses(root))[:, :66]), read_mocap_folder(root / "mosh")),
+         DatasetFormatError, (r"subject\.npz: the poses look like degrees", r"radians")),
     Case("empty MoSh folder", "refused",
          lambda root, tmp: ([path.unlink() for path in (root / "mosh").iterdir()], read_mocap_folder(root / "mosh")),
          FileNotFoundError, (r"mosh holds no MoSh \.pkl or AMASS \.npz files", r"DATA_DIR|generate")),
@@ -329,6 +342,11 @@ def _foreign_architecture(tmp: Path, root: Path) -> Path:
         tmp / "checkpoint.pt",
         {"config": config.to_dict(), "model": other.model.state_dict(), "critic": None, "step": 3},
     )
+
+
+def _real_poses(root: Path) -> np.ndarray:
+    """The generated MoSh set's poses (N,72), radians."""
+    return read_mocap_folder(root / "mosh").poses.astype(np.float64)
 
 
 def _scale_coordinates(joints: np.ndarray, factor: float) -> np.ndarray:

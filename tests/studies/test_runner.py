@@ -3,12 +3,14 @@ the data it uses, and the copied loss logs the curves are drawn from."""
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from hybridlib import paths
+from hybridlib.data.check import DataCheckError
 from hybridlib.studies import resolve_settings
 from hybridlib.studies.runner import RunSpec, ensure_data, loss_curves, train_config
 from hybridlib.training.loss_log import LOG_COLUMNS
@@ -59,11 +61,15 @@ def test_runs_differing_in_any_setting_never_share_a_folder(settings, tmp_path):
     assert len(others) == 4 and str(folder) not in others
 
 
-def test_a_given_data_folder_is_used_as_it_is(settings, tmp_path):
+def test_a_given_data_folder_is_checked_and_used_as_it_is(settings, tmp_path, generated_root):
     data_dir = tmp_path / "my data"
-    data_dir.mkdir()
+    shutil.copytree(generated_root, data_dir)
     assert ensure_data(replace(settings, data_dir=data_dir), progress=False) == data_dir
     assert not (tmp_path / "workspace").exists()  # nothing generated
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataCheckError, match=r"empty cannot be used: lsp \(absent\), up-s1h \(absent\), mosh"):
+        ensure_data(replace(settings, data_dir=empty), progress=False)
 
 
 def test_loss_curves_read_the_copied_logs_and_name_the_missing_ones(settings):
