@@ -1,6 +1,7 @@
 """The paper's studies as functions for the notebooks, their presets and provenance."""
 
 from hybridlib.studies.presets import PRESETS, ParameterError, Preset, StudySettings, resolve_settings
+from hybridlib.studies.runner import check_study_data
 from hybridlib.studies.studies import StudyResult, run_lsp_ablation, run_lspet_vs_hmr, run_overfit_study
 
 __all__ = [
@@ -9,6 +10,7 @@ __all__ = [
     "Preset",
     "StudyResult",
     "StudySettings",
+    "check_study_data",
     "resolve_settings",
     "run_lsp_ablation",
     "run_lspet_vs_hmr",

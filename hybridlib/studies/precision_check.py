@@ -108,7 +108,7 @@ def report(reference: Path, candidate: Path, table: pd.DataFrame) -> str:
     undetected = int((table["Welch verdict"] == "no difference detected").sum())
     largest = table["difference of means (%)"].abs().max()
     return (
-        f"# Precision check\n\nreference: `{shown(reference)}` ({_precisions(reference)}); "
+        f"# One study run twice, compared\n\nreference: `{shown(reference)}` ({_precisions(reference)}); "
         f"candidate: `{shown(candidate)}` ({_precisions(candidate)}).\n\n"
         f"{table.round(4).to_markdown(index=False)}\n\n"
         f"- {within} of {len(table)} candidate means lie within the reference seeds' [min, max].\n"

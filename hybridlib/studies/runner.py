@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from hybridlib.atomic_write import atomic_write, atomic_write_text
-from hybridlib.data.check import DATASETS, STUDY_NEEDS, require_usable
+from hybridlib.data.check import DATASETS, STUDY_NEEDS, DataCheck, require_usable
 from hybridlib.data.generate import GeneratorConfig, generate_dataset
 from hybridlib.evaluation import EvaluationConfig, evaluate_checkpoint
 from hybridlib.losses.weights import W_KPR, W_MR
@@ -30,7 +30,7 @@ from hybridlib.paths import runs_root
 from hybridlib.precision import PrecisionChoice
 from hybridlib.studies.presets import StudySettings, generated_data_dir
 from hybridlib.studies.provenance import collect_provenance
-from hybridlib.training import TrainConfig, read_loss_log, train
+from hybridlib.training import TrainConfig, read_loss_log, train, training_seconds
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,10 @@ class RunSpec:
         return re.sub(r"[^a-z0-9]+", "_", f"{self.label} seed{self.seed}".lower()).strip("_")
 
 
-def ensure_data(settings: StudySettings, progress: bool = True) -> Path:
-    """DATA_DIR, or the preset's generated stand-in (generated once, then reused); checked
-    (:mod:`hybridlib.data.check`) for the datasets the study reads, so that a bad folder fails
-    before any training."""
+def check_study_data(settings: StudySettings, progress: bool = True) -> DataCheck:
+    """DATA_DIR, or the preset's generated stand-in (generated once, then reused), checked
+    (:mod:`hybridlib.data.check`) for the datasets the study reads: a bad folder fails here,
+    before any training, with a :class:`~hybridlib.data.check.DataCheckError`."""
     folder = settings.data_dir
     if folder is None:
         data = settings.preset.generated_data
@@ -66,8 +66,12 @@ def ensure_data(settings: StudySettings, progress: bool = True) -> Path:
         if not (folder / "README.md").is_file():  # written last: the set is complete
             sizes = {"lsp": data.lsp, "lspet": data.lspet, "mosh": data.mosh, "seed": data.seed}
             generate_dataset(folder, GeneratorConfig(**sizes, body_model=settings.preset.body_model), progress=progress)
-    require_usable(folder, STUDY_NEEDS.get(settings.study, DATASETS), progress)
-    return folder
+    return require_usable(folder, STUDY_NEEDS.get(settings.study, DATASETS), progress)
+
+
+def ensure_data(settings: StudySettings, progress: bool = True) -> Path:
+    """The study's data folder, generated where needed and checked (:func:`check_study_data`)."""
+    return check_study_data(settings, progress).data_dir
 
 
 def train_config(settings: StudySettings, spec: RunSpec, data_dir: Path, progress: bool = True) -> TrainConfig:
@@ -137,7 +141,8 @@ def run_configuration(
     row = evaluate_checkpoint(config.checkpoint_path, config=evaluation, split=spec.evaluate_on)
     row.insert(0, "configuration", spec.label)
     row.insert(1, "seed", config.seed)
-    row["train_seconds"] = round(result.seconds, 1)
+    # all the run's invocations (not this one's, which may only have found it finished)
+    row["train_seconds"] = round(training_seconds(read_loss_log(config.log_path)), 1)
     atomic_write_text(cached, json.dumps(row.iloc[0].to_dict(), default=str), what="evaluation cache")
     return row, result.precision
 

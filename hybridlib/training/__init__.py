@@ -4,7 +4,7 @@
 from hybridlib.training.checkpoint import load_checkpoint, save_checkpoint
 from hybridlib.training.config import TrainConfig
 from hybridlib.training.loop import TrainingDivergedError, TrainResult, train
-from hybridlib.training.loss_log import read_loss_log
+from hybridlib.training.loss_log import read_loss_log, training_seconds
 
 __all__ = [
     "TrainConfig",
@@ -12,6 +12,7 @@ __all__ = [
     "TrainingDivergedError",
     "load_checkpoint",
     "read_loss_log",
+    "training_seconds",
     "save_checkpoint",
     "train",
 ]

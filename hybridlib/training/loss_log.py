@@ -30,6 +30,17 @@ def read_loss_log(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, usecols=list(LOG_COLUMNS), dtype=float)
 
 
+def training_seconds(log: pd.DataFrame) -> float:
+    """Wall seconds a run has trained for, over all its invocations, from its loss log: each
+    invocation's ``seconds`` count from its own start, so the total is the sum of the last value
+    before every restart (where ``seconds`` drops) and of the final one. 0 for an empty log."""
+    seconds = log["seconds"].to_numpy()
+    if not len(seconds):
+        return 0.0
+    restarts = seconds[1:] < seconds[:-1]
+    return float(seconds[:-1][restarts].sum() + seconds[-1])
+
+
 def keep_rows_until(path: Path, step: int) -> None:
     """Keep the complete rows up to ``step`` (as written: the text of each cell is kept)."""
     if not path.is_file():

@@ -34,6 +34,7 @@ from hybridlib.folder_lock import FolderBusyError, hold_folder
 from hybridlib.models.forward import build_networks
 from hybridlib.models.spin_format import SpinCheckpointError, load_spin_checkpoint
 from hybridlib.paths import REPOSITORY_ROOT
+from hybridlib.predict import read_boxes, read_openpose_boxes
 from hybridlib.safe_pickle import UnsafePickleError
 from hybridlib.studies import ParameterError, resolve_settings
 from hybridlib.training import TrainConfig, train
@@ -192,6 +193,12 @@ CASES = [
          ),
          DatasetFormatError,
          (r"im0001_segmentation\.png is 31×17 but its image im0001\.jpg", r"use the matching file, unresized")),
+    Case("silhouette of the wrong size, before training", "refused",
+         lambda root, tmp: (
+             Image.new("L", (31, 17), 255).save(root / "up-s1h" / "data" / "lsp" / "im0001_segmentation.png"),
+             require_usable(root, progress=False),
+         ),
+         DataCheckError, (r"cannot be used: up-s1h \(unusable\)", r"im0001_segmentation\.png is 31×17, its image")),
     Case("silhouette all zero", "skipped",
          lambda root, tmp: (
              _blank_silhouette(root / "up-s1h" / "data" / "lsp" / "im0001_segmentation.png"),
@@ -288,6 +295,22 @@ CASES = [
     Case("unknown training setting", "refused",
          lambda root, tmp: TrainConfig.from_dict({"data_root": str(root), "out_dir": str(tmp), "learning_rate": 1e-4}),
          ValueError, (r"unknown TrainConfig fields \['learning_rate'\]", r"known:")),
+    Case("data folder without lsp/", "refused",
+         lambda root, tmp: (shutil.rmtree(root / "lsp"), require_usable(root, progress=False)),
+         DataCheckError, (r"cannot be used: lsp \(absent\)", r"no lsp/ folder \(needed by 01_overfit_8_images")),
+    # person boxes for predict
+    Case("person box that is not [x0, y0, x1, y1]", "refused",
+         lambda root, tmp: ((tmp / "boxes.json").write_text('{"a.jpg": [5, 5, 2]}'), read_boxes(tmp / "boxes.json")),
+         ValueError, (r"boxes\.json: the box of 'a\.jpg' is \[5, 5, 2\]", r"x1 > x0, y1 > y0")),
+    Case("boxes file that is not JSON", "refused",
+         lambda root, tmp: ((tmp / "boxes.json").write_text("a.jpg 1 2 3 4"), read_boxes(tmp / "boxes.json")),
+         ValueError, (r"cannot read the boxes file .*boxes\.json", r'\{"photo\.jpg": \[x0, y0, x1, y1\]\}')),
+    Case("OpenPose file that is not OpenPose JSON", "refused",
+         lambda root, tmp: (
+             (tmp / "a_keypoints.json").write_text('{"persons": []}'),
+             read_openpose_boxes(tmp, [tmp / "a.jpg"]),
+         ),
+         ValueError, (r"a_keypoints\.json is not OpenPose keypoint JSON", r"pose_keypoints_2d")),
     # folders two processes would share
     Case("run folder another process trains in", "refused", lambda root, tmp: _train_in_a_held_folder(root, tmp),
          FolderBusyError, (r"run is in use by process \d+ on .*\(training, since", r"--wait")),
@@ -392,8 +415,8 @@ def data_root(generated_root: Path, tmp_path: Path) -> Path:
     return root
 
 
-def test_the_corpus_has_at_least_25_cases_and_each_is_in_docs_errors_md():
-    assert len(CASES) >= 25 and len({case.name for case in CASES}) == len(CASES)
+def test_the_corpus_has_at_least_50_cases_and_each_is_in_docs_errors_md():
+    assert len(CASES) >= 50 and len({case.name for case in CASES}) == len(CASES)
     documented = ERRORS_DOC.read_text()
     for case in CASES:
         row = re.search(rf"^\| {re.escape(case.name)} \|[^\n]*\| {case.outcome}\b", documented, flags=re.MULTILINE)

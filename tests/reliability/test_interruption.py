@@ -175,6 +175,12 @@ def test_a_study_run_again_with_the_same_out_dir_reuses_its_finished_runs(tmp_pa
         "a finished configuration was trained again"
     )
     assert (out_dir / "table.csv").read_text() == first_table
+    # evaluated again (its cached evaluation gone), a finished run keeps its training time
+    trained_for = json.loads((out_dir / "provenance.json").read_text())["train_seconds_all_configurations"]
+    for checkpoint in checkpoints:
+        (checkpoint.parent / "evaluation.json").unlink()
+    run()
+    assert json.loads((out_dir / "provenance.json").read_text())["train_seconds_all_configurations"] == trained_for
 
 
 def test_empty_silhouettes_and_zero_scale_cameras_give_finite_losses_and_gradients():

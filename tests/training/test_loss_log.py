@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+import pytest
 
-from hybridlib.training.loss_log import LOG_COLUMNS, LossLog, keep_rows_until, read_loss_log
+from hybridlib.training.loss_log import LOG_COLUMNS, LossLog, keep_rows_until, read_loss_log, training_seconds
 
 HEADER = ",".join(LOG_COLUMNS)
 ROWS = [  # step, epoch, total, kpr, mr, adversarial, critic, wasserstein, penalty, seconds
@@ -71,3 +73,11 @@ def test_loss_log_writes_its_header_once_and_appends_to_an_existing_log(tmp_path
     resumed.close()
     assert _lines(path) == [HEADER, "0,0,2.0,,,,,,,0.5", "1,0,1.5,,,,,,,1.0"]
     assert read_loss_log(path)["loss_total"].tolist() == [2.0, 1.5]
+
+
+def test_training_seconds_add_up_every_invocation_of_a_resumed_run():
+    uninterrupted = pd.DataFrame({"seconds": [1.0, 2.0, 3.5]})
+    resumed = pd.DataFrame({"seconds": [1.0, 2.0, 0.8, 1.9, 0.5]})  # two restarts: after 2.0 s and after 1.9 s
+    assert training_seconds(uninterrupted) == 3.5
+    assert training_seconds(resumed) == pytest.approx(2.0 + 1.9 + 0.5)
+    assert training_seconds(pd.DataFrame({"seconds": []})) == 0.0
