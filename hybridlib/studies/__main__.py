@@ -15,16 +15,53 @@ notebooks' default CRITIC and W_MR_RAMP_FRACTION).
 from __future__ import annotations
 
 import argparse
+import json
+import tempfile
+import threading
 import time
+from pathlib import Path
 
 import papermill
+from jupyter_client.manager import AsyncKernelManager
 
-from hybridlib.paths import REPOSITORY_ROOT
+from hybridlib.paths import REPOSITORY_ROOT, runs_root
 from hybridlib.precision import PRECISIONS
 from hybridlib.studies.presets import PRESETS, default_out_dir, resolve_settings
 from hybridlib.studies.studies import draw_loss_curves
 
 STUDY_NOTEBOOKS = ("01_overfit_8_images", "02_lsp_ablation", "03_lspet_vs_hmr")
+PROGRESS_EVERY_S = 15.0  # how often a line of training progress is printed while a notebook runs
+
+
+class LocalKernelManager(AsyncKernelManager):
+    """The notebooks' kernel talks over local sockets (IPC) in a temporary folder, not TCP: nothing
+    listens on the network, and the kernel has no "running over TCP without encryption" warning."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.transport = "ipc"
+        self.ip = str(Path(tempfile.mkdtemp(prefix="hybridlib-kernel-")) / "kernel")
+
+
+def _report_training_progress(study: str, preset: str, since: float, stop: threading.Event) -> None:
+    """Print, every :data:`PROGRESS_EVERY_S` seconds, the training run of ``study`` that moved last
+    (its ``progress.json``, written by the loop): configuration, step / total, time left."""
+    folder = runs_root() / study / preset
+    while not stop.wait(PROGRESS_EVERY_S):
+        reports = [path for path in folder.glob("*/progress.json") if path.stat().st_mtime >= since]
+        if not reports:
+            continue
+        latest = max(reports, key=lambda path: path.stat().st_mtime)
+        try:
+            progress = json.loads(latest.read_text())
+        except (OSError, ValueError):
+            continue  # being replaced
+        step, total, seconds = progress["step"], progress["total"], progress["seconds"]
+        left = seconds / max(step - progress.get("first_step", 0), 1) * (total - step)
+        print(
+            f"[{study}] {latest.parent.name}: step {step}/{total}, about {left / 60:.0f} min left in this run",
+            flush=True,
+        )
 
 
 def run_notebooks(
@@ -55,13 +92,23 @@ def run_notebooks(
         }
         started = time.perf_counter()
         print(f"[{study}] running notebooks/{study}.ipynb with preset {preset!r} …", flush=True)
-        papermill.execute_notebook(
-            str(REPOSITORY_ROOT / "notebooks" / f"{study}.ipynb"),
-            str(out_dir / f"{study}.ipynb"),
-            parameters={key: value for key, value in parameters.items() if value is not None},
-            cwd=str(REPOSITORY_ROOT / "notebooks"),
-            progress_bar=False,
+        stop = threading.Event()
+        reporter = threading.Thread(
+            target=_report_training_progress, args=(study, preset, time.time(), stop), daemon=True
         )
+        reporter.start()
+        try:
+            papermill.execute_notebook(
+                str(REPOSITORY_ROOT / "notebooks" / f"{study}.ipynb"),
+                str(out_dir / f"{study}.ipynb"),
+                parameters={key: value for key, value in parameters.items() if value is not None},
+                cwd=str(REPOSITORY_ROOT / "notebooks"),
+                progress_bar=False,
+                kernel_manager_class=LocalKernelManager,
+            )
+        finally:
+            stop.set()
+            reporter.join()
         seconds[study] = time.perf_counter() - started
         print(f"[{study}] {seconds[study]:.0f} s — table: {out_dir / 'table.md'}", flush=True)
     return seconds

@@ -13,6 +13,7 @@ dropout and critic samples are all drawn from saved or step-derived random state
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from contextlib import nullcontext
@@ -24,6 +25,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from hybridlib.atomic_write import atomic_write_text
 from hybridlib.body_model import BodyModel
 from hybridlib.data.folders import MOSH_FOLDER
 from hybridlib.data.real_bodies import RealBodySampler
@@ -167,6 +169,28 @@ def _restore(
     return _Progress(state["step"], state["epoch"], state["batch_in_epoch"], last_saved_step=state["step"])
 
 
+PROGRESS_FILE = "progress.json"  # step / total of the run now training, for whoever watches it
+PROGRESS_EVERY_S = 5.0
+
+
+class _ProgressFile:
+    """``out_dir/progress.json``: the step, the total, and the seconds since this invocation's
+    first step, rewritten every :data:`PROGRESS_EVERY_S` seconds and at the last step (what
+    ``python -m hybridlib.studies`` prints while a notebook trains)."""
+
+    def __init__(self, path: Path, first_step: int, total_steps: int) -> None:
+        self.path, self.first_step, self.total = path, first_step, total_steps
+        self.started = self.written = time.perf_counter()
+
+    def report(self, step: int) -> None:
+        now = time.perf_counter()
+        if now - self.written < PROGRESS_EVERY_S and step < self.total:
+            return
+        self.written = now
+        record = {"step": step, "total": self.total, "first_step": self.first_step, "seconds": now - self.started}
+        atomic_write_text(self.path, json.dumps(record), what="training progress")
+
+
 def _data_parallel(model: nn.Module, device: torch.device, context: DistributedContext) -> nn.Module:
     if not context.enabled:
         return model
@@ -233,6 +257,7 @@ def _train(config: TrainConfig, device: torch.device, context: DistributedContex
         total=total_steps, initial=progress.step, desc="training", unit="step",
         disable=not (config.progress and context.is_main),
     )  # fmt: skip
+    reporter = _ProgressFile(Path(config.out_dir) / PROGRESS_FILE, progress.step, total_steps)
     model.train()
     if config.freeze_batchnorm:
         for module in model.modules():
@@ -251,6 +276,8 @@ def _train(config: TrainConfig, device: torch.device, context: DistributedContex
                     log.write({"step": progress.step, "epoch": progress.epoch, **logs, "seconds": seconds})
                 bar.update(1)
                 bar.set_postfix(kpr=f"{logs['loss_kpr']:.4f}", mr=f"{logs['loss_mr']:.1f}")
+                if context.is_main:
+                    reporter.report(progress.step)
                 # the epoch rolls over before a checkpoint: a resume starts at the next batch
                 if progress.batch_in_epoch == batches_per_epoch:
                     progress.epoch, progress.batch_in_epoch = progress.epoch + 1, 0
