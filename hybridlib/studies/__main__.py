@@ -19,6 +19,7 @@ import json
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import papermill
@@ -40,7 +41,8 @@ class LocalKernelManager(AsyncKernelManager):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.transport = "ipc"
-        self.ip = str(Path(tempfile.mkdtemp(prefix="hybridlib-kernel-")) / "kernel")
+        # the sockets are files <ip>-<port>, removed when the kernel shuts down
+        self.ip = str(Path(tempfile.gettempdir()) / f"hybridlib-kernel-{uuid.uuid4().hex[:12]}")
 
 
 def _report_training_progress(study: str, preset: str, since: float, stop: threading.Event) -> None:

@@ -4,6 +4,8 @@ terminal and no kernel transport warning."""
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 
 import hybridlib.studies.__main__ as studies_main
 from hybridlib.paths import runs_root
@@ -18,6 +20,7 @@ def test_run_notebooks_prints_training_progress_and_no_kernel_warning(tmp_path, 
     lines = [line for line in printed.out.splitlines() if "min left in this run" in line]
     assert lines and all(line.startswith("[01_overfit_8_images] ") and "step " in line for line in lines)
     assert "TCP without encryption" not in printed.err + printed.out
+    assert not list(Path(tempfile.gettempdir()).glob("hybridlib-kernel-*"))  # its socket files are gone
     progress = [
         json.loads(path.read_text()) for path in (runs_root() / "01_overfit_8_images").glob("*/*/progress.json")
     ]
