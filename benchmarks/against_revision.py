@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.machine import machine_description
+from hybridlib.machine import machine_description
 from hybridlib.paths import REPOSITORY_ROOT
 from hybridlib.studies import resolve_settings
 from hybridlib.studies.runner import ensure_data

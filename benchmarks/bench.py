@@ -28,7 +28,6 @@ import torch
 
 from benchmarks.body_model_and_rendering import body_model_cases
 from benchmarks.data_generation_and_loading import generator_rate, loader_rate
-from benchmarks.machine import cpu_flags, machine_description, machine_name
 from benchmarks.timing import median_seconds
 from benchmarks.training_step import (
     mesh_loss_times,
@@ -41,6 +40,7 @@ from hybridlib.body_model import OPEN_BODY_MODEL, OPEN_BODY_MODEL_LITE, BodyMode
 from hybridlib.data import DataConfig, build_dataset, collate_samples
 from hybridlib.geometry import normalized_to_pixels, weak_perspective_projection
 from hybridlib.losses import mesh_reprojection_loss
+from hybridlib.machine import cpu_flags, machine_description, machine_name
 from hybridlib.models.forward import resolve_device
 from hybridlib.paths import REPOSITORY_ROOT, results_root, shown
 from hybridlib.precision import resolve_precision

@@ -16,11 +16,11 @@ from collections.abc import Callable
 import cv2
 import torch
 
-from benchmarks.machine import machine_description
 from benchmarks.timing import median_seconds
 from hybridlib.body_model import OPEN_BODY_MODEL, OPEN_BODY_MODEL_LITE, BodyModel
 from hybridlib.demo import framing_camera
 from hybridlib.geometry import UPRIGHT_GLOBAL_ORIENT
+from hybridlib.machine import machine_description
 from hybridlib.rendering import render_mesh, render_silhouette
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import torch
 
 import hybridlib.data.generate as generate
-from benchmarks.machine import machine_description
 from hybridlib.data.dataset import DataConfig, build_dataset, collate_samples
 from hybridlib.data.transforms import AugmentationConfig
+from hybridlib.machine import machine_description
 
 
 def generator_rate(out_dir: Path, images: int) -> float:

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.machine import machine_description
 from benchmarks.timing import median_seconds
 from hybridlib.body_model import BodyModel
 from hybridlib.data import AugmentationConfig, Batch, DataConfig, build_dataset, collate_samples
@@ -29,6 +28,7 @@ from hybridlib.data.real_bodies import RealBodySampler
 from hybridlib.geometry import normalized_to_pixels, weak_perspective_projection
 from hybridlib.losses import mesh_reprojection_loss, mesh_reprojection_loss_dense
 from hybridlib.losses.adversarial import adversarial_losses
+from hybridlib.machine import machine_description
 from hybridlib.models import Encoder
 from hybridlib.models.forward import build_networks, predict_body
 from hybridlib.precision import PrecisionChoice, resolve_precision

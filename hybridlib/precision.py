@@ -26,10 +26,11 @@ import time
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 from functools import cache
-from pathlib import Path
 from typing import Literal
 
 import torch
+
+from hybridlib.machine import cpu_flags
 
 PRECISIONS = ("fp32", "bf16-mixed", "auto")
 AUTO_MIN_SPEEDUP = 1.15  # bf16 must beat float32 by this much for "auto" to take it on a CPU
@@ -89,11 +90,7 @@ def inference_precision(saved: dict[str, object] | None, requested: str | None =
 
 def cpu_bf16_flags() -> list[str]:
     """The CPU's bf16 flags (AMX-BF16, AVX512-BF16) from ``/proc/cpuinfo``; [] where it is unknown."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if not cpuinfo.is_file():
-        return []
-    flags_line = next((line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")), "")
-    flags = set(flags_line.partition(":")[2].split())
+    flags = set(cpu_flags())
     return [flag for flag in _BF16_CPU_FLAGS if flag in flags]
 
 

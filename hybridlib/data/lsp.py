@@ -149,6 +149,11 @@ MOSTLY_OUTSIDE = 0.5  # refuse labels when more than this share of the visible k
 CROWDED_CORNER = 0.25  # … or when the keypoints' extent is below this share of the image (median over images)
 
 
+def _inside_image(keypoints: np.ndarray, image_sizes: np.ndarray) -> np.ndarray:
+    """(N,14) whether each keypoint (N,14,2) px lies in its image, image_sizes (N,2) (width, height)."""
+    return ((keypoints >= 0) & (keypoints < image_sizes[:, None, :])).all(axis=-1)
+
+
 def _check_labels_fit_images(
     root: Path, layout: Layout, keypoints: np.ndarray, visible: np.ndarray, image_sizes: np.ndarray
 ) -> None:
@@ -158,7 +163,7 @@ def _check_labels_fit_images(
     if not visible.any():
         return
     size = image_sizes[:, None, :].astype(np.float64)
-    outside = ((keypoints < 0) | (keypoints >= size)).any(axis=-1) & visible
+    outside = ~_inside_image(keypoints, image_sizes) & visible
     outside_share = outside.sum() / visible.sum()
     labelled = visible.any(axis=1)
     extent = np.where(visible[..., None], keypoints / size, 0.0).max(axis=(1, 2))[labelled]
@@ -244,13 +249,8 @@ def _read_keypoint_set(root: Path, layout: Layout, select: Callable[[int], np.nd
     keypoints, visible = keypoints[kept_indices], visible[kept_indices].copy()
     _check_labels_fit_images(root, layout, keypoints, visible, image_sizes)
     # Missing joints (written as 0 or outside the image) are invisible, never a point at (0, 0).
-    inside = (
-        (keypoints >= 0).all(axis=-1)
-        & (keypoints[..., 0] < image_sizes[:, None, 0])
-        & (keypoints[..., 1] < image_sizes[:, None, 1])
-    )
     written_as_zero = (keypoints == -MATLAB_PIXEL_OFFSET).all(axis=-1)
-    visible &= inside & ~written_as_zero
+    visible &= _inside_image(keypoints, image_sizes) & ~written_as_zero
     return KeypointSet(
         name=layout,
         image_paths=tuple(image_dir / image_name(index, layout) for index in kept),

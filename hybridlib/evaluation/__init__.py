@@ -5,7 +5,15 @@ from hybridlib.evaluation.evaluate import (
     evaluate,
     evaluate_checkpoint,
     evaluate_spin_checkpoint,
+    evaluate_trivial,
     load_trained,
 )
 
-__all__ = ["EvaluationConfig", "evaluate", "evaluate_checkpoint", "evaluate_spin_checkpoint", "load_trained"]
+__all__ = [
+    "EvaluationConfig",
+    "evaluate",
+    "evaluate_checkpoint",
+    "evaluate_spin_checkpoint",
+    "evaluate_trivial",
+    "load_trained",
+]

@@ -19,11 +19,14 @@ from tqdm import tqdm
 
 from hybridlib.body_model import BodyModel
 from hybridlib.data import AugmentationConfig, DataConfig, build_dataset, collate_samples
+from hybridlib.data.folders import MOSH_FOLDER
+from hybridlib.data.mocap import read_mocap_folder
 from hybridlib.evaluation import metrics
 from hybridlib.losses.keypoints import keypoint_reprojection_loss_per_sample
 from hybridlib.losses.silhouette import mesh_reprojection_loss_per_sample, reference_pixel_scale
 from hybridlib.losses.weights import W_KPR, W_MR
 from hybridlib.models.forward import Networks, build_networks, predict, resolve_device
+from hybridlib.models.regressor import ConstantTheta, mean_theta
 from hybridlib.models.spin_format import load_spin_checkpoint
 from hybridlib.precision import inference_precision
 from hybridlib.skeleton import NUM_BETAS, NUM_BODY_JOINTS
@@ -185,6 +188,36 @@ def evaluate_spin_checkpoint(
         "steps": math.nan,
     }
     return _evaluate_row(networks, Path(data_root), image_size, "test", config, settings)
+
+
+def evaluate_trivial(
+    data_root: str | Path,
+    body_model: str | Path | None,
+    image_size: int,
+    config: EvaluationConfig = EvaluationConfig(),
+    split: Literal["test", "train"] = "test",
+) -> pd.DataFrame:
+    """One DataFrame row, as :func:`evaluate_checkpoint`, for the trivial predictor: Θ_0 as every
+    training run starts from it (the mean pose and β of ``data_root``'s MoSh folder, else the
+    template; camera scale 0.9, upright) for every image, no image used."""
+    mocap_folder = Path(data_root) / MOSH_FOLDER
+    mean_pose = mean_betas = None
+    if mocap_folder.is_dir():
+        mocap = read_mocap_folder(mocap_folder)
+        mean_pose, mean_betas = torch.from_numpy(mocap.poses[:, 3:]).mean(dim=0), torch.from_numpy(mocap.betas).mean(0)
+    networks = Networks(
+        model=ConstantTheta(mean_theta(mean_pose, mean_betas)), critic=None, body_model=BodyModel(body_model)
+    )
+    settings = {
+        "checkpoint": "",
+        "critic": "none",
+        "w_kpr": math.nan,
+        "w_mr": math.nan,
+        "backbone": "none (mean Θ)",
+        "image_size": image_size,
+        "steps": 0,
+    }
+    return _evaluate_row(networks, Path(data_root), image_size, split, config, settings)
 
 
 def _evaluate_row(

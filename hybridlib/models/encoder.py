@@ -29,6 +29,16 @@ def imagenet_weights_file(backbone: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
 
 
+def encoder_origin(backbone: str, pretrained: bool, weights_path: str | Path | None = None) -> str:
+    """Where an :class:`Encoder` built with these arguments starts from, in words (provenance)."""
+    if not pretrained:
+        return f"{backbone}, random initialisation (pretrained off)"
+    path = Path(weights_path) if weights_path is not None else imagenet_weights_file(backbone)
+    if path.is_file():
+        return f"{backbone}, ImageNet weights from {path}"
+    return f"{backbone}, random initialisation (no ImageNet weights at {path})"
+
+
 class Encoder(nn.Module):
     """ResNet trunk → (B, feature_dim) pooled features from images (B,3,H,W), ImageNet-normalised."""
 

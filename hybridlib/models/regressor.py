@@ -85,3 +85,17 @@ class MeshRegressor(nn.Module):
 
     def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
         return self.regressor(self.encoder(image))
+
+
+class ConstantTheta(nn.Module):
+    """The trivial predictor: the same Θ (85,) for every image, e.g. :func:`mean_theta` — what
+    every configuration predicts before training; images (B,3,H,W) → ``num_stages`` × Θ (B,85).
+    It uses no image, so a study's trained rows are measured against it."""
+
+    def __init__(self, theta: torch.Tensor, num_stages: int = 3) -> None:
+        super().__init__()
+        self.register_buffer("theta", theta.reshape(1, THETA_LAYOUT.size).float())
+        self.num_stages = num_stages
+
+    def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
+        return [self.theta.expand(image.shape[0], -1)] * self.num_stages

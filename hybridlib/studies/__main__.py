@@ -15,7 +15,6 @@ notebooks' default CRITIC and W_MR_RAMP_FRACTION).
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import threading
 import time
@@ -29,6 +28,7 @@ from hybridlib.paths import REPOSITORY_ROOT, runs_root
 from hybridlib.precision import PRECISIONS
 from hybridlib.studies.presets import PRESETS, default_out_dir, resolve_settings
 from hybridlib.studies.studies import draw_loss_curves
+from hybridlib.training.progress_file import PROGRESS_FILE, read_progress
 
 STUDY_NOTEBOOKS = ("01_overfit_8_images", "02_lsp_ablation", "03_lspet_vs_hmr")
 PROGRESS_EVERY_S = 15.0  # how often a line of training progress is printed while a notebook runs
@@ -50,18 +50,16 @@ def _report_training_progress(study: str, preset: str, since: float, stop: threa
     (its ``progress.json``, written by the loop): configuration, step / total, time left."""
     folder = runs_root() / study / preset
     while not stop.wait(PROGRESS_EVERY_S):
-        reports = [path for path in folder.glob("*/progress.json") if path.stat().st_mtime >= since]
+        reports = [path for path in folder.glob(f"*/{PROGRESS_FILE}") if path.stat().st_mtime >= since]
         if not reports:
             continue
         latest = max(reports, key=lambda path: path.stat().st_mtime)
-        try:
-            progress = json.loads(latest.read_text())
-        except (OSError, ValueError):
+        progress = read_progress(latest)
+        if progress is None:
             continue  # being replaced
-        step, total, seconds = progress["step"], progress["total"], progress["seconds"]
-        left = seconds / max(step - progress.get("first_step", 0), 1) * (total - step)
         print(
-            f"[{study}] {latest.parent.name}: step {step}/{total}, about {left / 60:.0f} min left in this run",
+            f"[{study}] {latest.parent.name}: step {progress.step}/{progress.total}, about "
+            f"{progress.seconds_left / 60:.0f} min left in this run",
             flush=True,
         )
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -30,7 +29,7 @@ from hybridlib.atomic_write import atomic_write_text
 from hybridlib.evaluation.report import write_table
 from hybridlib.paths import results_root, shown
 from hybridlib.studies.presets import resolve_settings
-from hybridlib.studies.runner import run_study
+from hybridlib.studies.runner import ensure_data, over_seeds, run_study
 from hybridlib.studies.studies import table_1_specs
 
 METRICS = ("kpr_loss", "mr_loss")
@@ -129,9 +128,11 @@ def run_lsp_ablation_configuration(
     if configuration not in labels:
         raise ValueError(f"no Table-1 configuration {configuration!r}; the configurations are {labels}")
     out_dir = results_root() / "02_lsp_ablation" / f"{preset}-precision" / precision
-    settings = resolve_settings("02_lsp_ablation", PRESET=preset, PRECISION=precision, OUT_DIR=str(out_dir))
+    settings = resolve_settings(
+        "02_lsp_ablation", PRESET=preset, PRECISION=precision, SEEDS=list(seeds), OUT_DIR=str(out_dir)
+    )
     (spec,) = [spec for _, _, spec in table_1_specs() if spec.label == configuration]
-    rows = run_study(settings, [replace(spec, seed=seed) for seed in seeds], progress)
+    rows = run_study(settings, over_seeds([spec], settings.seeds), ensure_data(settings, progress), progress)
     write_table(rows, out_dir, "runs")
     return out_dir
 

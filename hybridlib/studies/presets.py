@@ -10,7 +10,9 @@
   model; meant for a GPU and for real data (DATA_DIR).
 
 A run's data, body model and hyper-parameters come from its preset plus the notebook's
-explicit parameters (DATA_DIR, BODY_MODEL, EPOCHS, DEVICE, SEED, OUT_DIR), nothing else.
+explicit parameters (DATA_DIR, BODY_MODEL, EPOCHS, DEVICE, PRECISION, SEEDS, OUT_DIR), nothing
+else. Every configuration of a study is trained once per seed of SEEDS (the preset's by default:
+three at the cpu preset), and its findings are tested over them (:mod:`hybridlib.evaluation.verdicts`).
 Generated data and default OUT_DIRs live under the workspace folder of :mod:`hybridlib.paths`
 (``HYBRIDLIB_HOME``; by default the checkout).
 """
@@ -53,7 +55,7 @@ class Preset:
     epochs_lsp: int  # Table 1 runs
     epochs_lspet: int  # Table 2 runs (LSP + LSP extended)
     overfit_steps: int  # the 8-image study
-    overfit_seeds: tuple[int, ...]
+    seeds: tuple[int, ...]  # every configuration of every study is trained once per seed
     max_steps: int | None = None  # cap on every Table run (smoke)
     eval_max_images: int | None = None
     num_workers: int = 0
@@ -69,25 +71,25 @@ PRESETS: dict[str, Preset] = {
         Preset(
             name="smoke", generated_data=GeneratedData(lsp=16, lspet=16, mosh=200),
             body_model=str(OPEN_BODY_MODEL_LITE), backbone="resnet18", image_size=64, batch_size=4,
-            epochs_lsp=1, epochs_lspet=1, overfit_steps=12, overfit_seeds=(0, 1, 2),
+            epochs_lsp=1, epochs_lspet=1, overfit_steps=12, seeds=(0, 1),
             max_steps=3, eval_max_images=8, pretrained=False,
         ),
         Preset(
             name="demo", generated_data=GeneratedData(lsp=200, lspet=400, mosh=2000),
             body_model=str(OPEN_BODY_MODEL), backbone="resnet18", image_size=96, batch_size=8,
-            epochs_lsp=2, epochs_lspet=1, overfit_steps=60, overfit_seeds=(0,),
+            epochs_lsp=2, epochs_lspet=1, overfit_steps=60, seeds=(0,),
             eval_max_images=100, pretrained=False,
         ),
         Preset(
             name="cpu", generated_data=GeneratedData(lsp=2000, lspet=10000, mosh=20000),
             body_model=str(OPEN_BODY_MODEL), backbone="resnet18", image_size=128, batch_size=8,
-            epochs_lsp=5, epochs_lspet=1, overfit_steps=200, overfit_seeds=(0, 1, 2),
+            epochs_lsp=5, epochs_lspet=1, overfit_steps=200, seeds=(0, 1, 2),
             num_workers=1,
         ),
         Preset(
             name="paper", generated_data=GeneratedData(lsp=2000, lspet=10000, mosh=20000),
             body_model=str(OPEN_BODY_MODEL), backbone="resnet50", image_size=224, batch_size=8,
-            epochs_lsp=120, epochs_lspet=120, overfit_steps=2000, overfit_seeds=(0, 1, 2),
+            epochs_lsp=120, epochs_lspet=120, overfit_steps=2000, seeds=(0, 1, 2),
             num_workers=4,
         ),
     )
@@ -108,7 +110,7 @@ class StudySettings:
     preset: Preset
     data_dir: Path | None  # None = generate the preset's stand-in: generated_data_dir(preset.generated_data)
     out_dir: Path
-    seed: int
+    seeds: tuple[int, ...]
     parameters: dict = field(default_factory=dict)
 
 
@@ -143,6 +145,28 @@ def _check_writable(out_dir: Path) -> None:
         )
 
 
+def _seeds(value: object, preset: Preset) -> tuple[int, ...]:
+    """SEEDS as a tuple of distinct ints (see :func:`resolve_settings`)."""
+    if value is None:
+        return preset.seeds
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise ParameterError(f"SEEDS must be ≥ 1 when an int (the number of seeds 0 … N−1), got {value}")
+        return tuple(range(value))
+    if (
+        not isinstance(value, list | tuple)
+        or not value
+        or not all(isinstance(seed, int) and not isinstance(seed, bool) for seed in value)
+    ):
+        raise ParameterError(
+            f"SEEDS must be a non-empty list of ints (e.g. [0, 1, 2]), an int N (seeds 0 … N−1) or None (the "
+            f"preset's {list(preset.seeds)}), got {value!r}"
+        )
+    if len(set(value)) != len(value):
+        raise ParameterError(f"SEEDS must not repeat a seed, got {list(value)}")
+    return tuple(value)
+
+
 def resolve_settings(
     study: str,
     PRESET: str = "smoke",  # noqa: N803 (the notebooks' UPPER_CASE parameter names)
@@ -150,18 +174,18 @@ def resolve_settings(
     BODY_MODEL: str | None = None,  # noqa: N803
     EPOCHS: int | None = None,  # noqa: N803
     DEVICE: str | None = None,  # noqa: N803
-    SEED: int = 0,  # noqa: N803
+    SEEDS: int | list[int] | tuple[int, ...] | None = None,  # noqa: N803
     OUT_DIR: str | None = None,  # noqa: N803
     PRECISION: str | None = None,  # noqa: N803
 ) -> StudySettings:
-    """Validate a notebook's parameters and combine them with the preset."""
+    """Validate a notebook's parameters and combine them with the preset. SEEDS: a list of seeds,
+    an int N (seeds 0 … N−1) or None (the preset's)."""
     if not isinstance(PRESET, str) or PRESET not in PRESETS:
         raise ParameterError(f"PRESET must be one of {sorted(PRESETS)}, got {PRESET!r}")
     _expect("DATA_DIR", DATA_DIR, (str, Path), "a folder path (str) or None")
     _expect("BODY_MODEL", BODY_MODEL, (str, Path), "a body model file path (str) or None")
     _expect("EPOCHS", EPOCHS, (int,), "a positive int or None")
     _expect("DEVICE", DEVICE, (str,), "'auto', 'cpu', 'cuda' or 'cuda:N', or None")
-    _expect("SEED", SEED, (int,), "an int")
     _expect("OUT_DIR", OUT_DIR, (str, Path), "a folder path (str) or None")
     _expect("PRECISION", PRECISION, (str,), f"one of {PRECISIONS} or None")
     preset = PRESETS[PRESET]
@@ -192,6 +216,7 @@ def resolve_settings(
                 f"DATA_DIR {data_dir} is not a folder: point it at the folder holding lsp/, lsp_ext/, up-s1h/, "
                 "mosh/, or leave it None to use generated data"
             )
+    seeds = _seeds(SEEDS, preset)
     out_dir = Path(OUT_DIR) if OUT_DIR is not None else default_out_dir(study, PRESET)
     _check_writable(out_dir)
     parameters = {
@@ -200,10 +225,10 @@ def resolve_settings(
         "BODY_MODEL": BODY_MODEL,
         "EPOCHS": EPOCHS,
         "DEVICE": DEVICE,
-        "SEED": SEED,
+        "SEEDS": list(seeds),
         "OUT_DIR": str(out_dir),
         "PRECISION": PRECISION,
     }
     return StudySettings(
-        study=study, preset=preset, data_dir=data_dir, out_dir=out_dir, seed=SEED, parameters=parameters
+        study=study, preset=preset, data_dir=data_dir, out_dir=out_dir, seeds=seeds, parameters=parameters
     )

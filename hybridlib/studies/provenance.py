@@ -1,5 +1,6 @@
-"""Provenance of a study run: preset and parameters, data source and its seed, body model
-file and checksum, epochs, device, library versions, git commit and wall time."""
+"""Provenance of a study run: preset and parameters, seeds, data source and its seed, body
+model file and checksum, the encoder's origin, epochs, device and CPU, library versions, git
+commit and wall time."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from hybridlib.machine import machine_description
+from hybridlib.models.encoder import encoder_origin
 from hybridlib.paths import REPOSITORY_ROOT, in_checkout
 from hybridlib.studies.presets import StudySettings
 
@@ -61,6 +64,8 @@ def collect_provenance(settings: StudySettings, data_dir: Path, device: torch.de
         "parameters": settings.parameters,
         "data": data,
         "body_model": {"path": str(body_model), "sha256": sha256_of(body_model) if body_model.is_file() else None},
+        "seeds": list(settings.seeds),
+        "encoder": encoder_origin(settings.preset.backbone, settings.preset.pretrained),
         "epochs": {"lsp": settings.preset.epochs_lsp, "lsp_and_lspet": settings.preset.epochs_lspet},
         "device": str(device)
         + (
@@ -68,6 +73,7 @@ def collect_provenance(settings: StudySettings, data_dir: Path, device: torch.de
             if device.type == "cuda"
             else f" ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
         ),
+        "machine": machine_description(),
         "versions": {"python": platform.python_version(), "torch": torch.__version__},
         "git_commit": git_commit(),
         "wall_seconds_this_invocation": round(wall_seconds, 1),

@@ -23,7 +23,7 @@ import pandas as pd
 from hybridlib.atomic_write import atomic_write, atomic_write_text
 from hybridlib.data.check import DATASETS, STUDY_NEEDS, DataCheck, require_usable
 from hybridlib.data.generate import GeneratorConfig, generate_dataset
-from hybridlib.evaluation import EvaluationConfig, evaluate_checkpoint
+from hybridlib.evaluation import EvaluationConfig, evaluate_checkpoint, evaluate_trivial
 from hybridlib.losses.weights import W_KPR, W_MR
 from hybridlib.models.forward import resolve_device
 from hybridlib.paths import runs_root
@@ -75,7 +75,7 @@ def ensure_data(settings: StudySettings, progress: bool = True) -> Path:
 
 
 def train_config(settings: StudySettings, spec: RunSpec, data_dir: Path, progress: bool = True) -> TrainConfig:
-    """The TrainConfig of one configuration: preset + the row's settings + the study seed."""
+    """The TrainConfig of one configuration: preset + the row's settings (its seed included)."""
     preset = settings.preset
     epochs = preset.epochs_lspet if spec.use_lspet else preset.epochs_lsp
     config = TrainConfig(
@@ -95,7 +95,7 @@ def train_config(settings: StudySettings, spec: RunSpec, data_dir: Path, progres
         max_steps=spec.steps if spec.steps is not None else preset.max_steps,
         max_images=spec.max_images,
         augment=spec.augment,
-        seed=settings.seed + spec.seed,
+        seed=spec.seed,
         num_workers=preset.num_workers,
         device=preset.device,
         precision=preset.precision,
@@ -147,10 +147,15 @@ def run_configuration(
     return row, result.precision
 
 
-def run_study(settings: StudySettings, specs: list[RunSpec], progress: bool = True) -> pd.DataFrame:
-    """Run every configuration; copy the loss logs next to the results; write provenance."""
+def over_seeds(specs: list[RunSpec], seeds: tuple[int, ...]) -> list[RunSpec]:
+    """Every spec once per seed, seed by seed (all configurations of seed 0 first)."""
+    return [replace(spec, seed=seed) for seed in seeds for spec in specs]
+
+
+def run_study(settings: StudySettings, specs: list[RunSpec], data_dir: Path, progress: bool = True) -> pd.DataFrame:
+    """Run every configuration on the checked ``data_dir`` (:func:`check_study_data`); copy the
+    loss logs next to the results; write provenance. One row per spec (configuration × seed)."""
     started = time.perf_counter()
-    data_dir = ensure_data(settings, progress)
     losses_dir = settings.out_dir / "losses"
     losses_dir.mkdir(parents=True, exist_ok=True)
     rows, precisions = [], {}
@@ -178,6 +183,21 @@ def run_study(settings: StudySettings, specs: list[RunSpec], progress: bool = Tr
         settings.out_dir / "provenance.json", json.dumps(provenance, indent=1, default=str), what="provenance"
     )
     return table
+
+
+def trivial_rows(
+    settings: StudySettings, data_dir: Path, label: str, split: str = "test", max_images: int | None = None
+) -> pd.DataFrame:
+    """The trivial predictor (mean Θ, no image: :func:`~hybridlib.evaluation.evaluate.evaluate_trivial`)
+    evaluated as the study's runs are, one identical row per seed of the study (it has no seed),
+    labelled ``label`` in the ``configuration`` column."""
+    evaluation = EvaluationConfig(device=settings.preset.device, max_images=max_images, progress=False)
+    row = evaluate_trivial(data_dir, settings.preset.body_model, settings.preset.image_size, evaluation, split)
+    row.insert(0, "configuration", label)
+    row["train_seconds"] = 0.0
+    rows = pd.concat([row] * len(settings.seeds), ignore_index=True)
+    rows.insert(1, "seed", list(settings.seeds))
+    return rows
 
 
 def loss_curves(settings: StudySettings, specs: list[RunSpec]) -> dict[str, pd.DataFrame]:

@@ -1,6 +1,9 @@
 """The paper's three studies as functions the notebooks call: each runs its configurations
-(:mod:`hybridlib.studies.runner`), builds its table beside the paper, a figure and findings,
-and writes them to the study's OUT_DIR.
+once per seed of SEEDS (:mod:`hybridlib.studies.runner`), evaluates the trivial predictor (mean
+Θ, no image) beside them, and writes to the study's OUT_DIR: ``runs.csv`` (one row per
+configuration and seed), ``table.csv``/``.md`` (mean ± std over seeds, beside the paper),
+``findings.md``/``.csv`` (the paper's claims, paired tests over seeds:
+:mod:`hybridlib.evaluation.verdicts`), ``versus_trivial.md``/``.csv`` and the figures.
 
 - :func:`run_overfit_study` — the 8-image overfitting study (paper Fig. 4): five loss settings,
   several seeds, loss curves, overlays, plausibility numbers on the 8 images.
@@ -22,36 +25,72 @@ import torch
 from matplotlib.figure import Figure  # no pyplot: figures go to files, whatever the backend
 
 from hybridlib.data import AugmentationConfig, DataConfig, build_dataset, collate_samples
+from hybridlib.data.check import DataCheck
 from hybridlib.data.transforms import denormalise_image
 from hybridlib.evaluation.evaluate import EvaluationConfig, evaluate_spin_checkpoint, load_trained
 from hybridlib.evaluation.report import (
     PAPER_TABLE_1,
     PAPER_TABLE_2,
-    Finding,
+    TRIVIAL_LABEL,
     beside_paper,
     mean_over_seeds,
     table_1_findings,
     table_2_findings,
+    versus_trivial,
     write_findings,
     write_table,
 )
+from hybridlib.evaluation.verdicts import Comparison, Finding, finding
 from hybridlib.models.forward import predict
 from hybridlib.rendering import overlay_mesh, tile_images
 from hybridlib.studies.presets import ParameterError, StudySettings
-from hybridlib.studies.runner import RunSpec, ensure_data, loss_curves, run_study, train_config
+from hybridlib.studies.runner import (
+    RunSpec,
+    check_study_data,
+    loss_curves,
+    over_seeds,
+    run_study,
+    train_config,
+    trivial_rows,
+)
 
 CRITIC_LABELS = {"none": "without critic", "with_rotation": "with critic", "without_rotation": "with critic"}
 W_MR_RAMP_FRACTION = 0.5  # the extra Table 1 row: w_mr rises linearly over the first half of training
 
 
+TRIVIAL_TITLE = "Trained configurations versus the trivial predictor (mean Θ, no image)"
+OVERLAY_IMAGES = 6  # test images in a table's Fig.-5-style overlay figure
+
+
 @dataclass
 class StudyResult:
-    """What a notebook shows: the table (ours beside the paper's), findings, figure paths."""
+    """What a notebook shows: the table (ours beside the paper's; mean ± std over seeds), the
+    per-seed rows, the paper's claims tested, every configuration against the trivial
+    predictor, figure paths."""
 
     table: pd.DataFrame
+    rows: pd.DataFrame
     findings: list[Finding]
+    versus_trivial: list[Finding]
     figures: list[Path]
     out_dir: Path
+
+    def verdicts_markdown(self) -> str:
+        """The findings and the comparisons with the trivial predictor, as Markdown lists."""
+        return "\n".join(
+            ["**The paper's claims**", "", *[f"- {item}" for item in self.findings], "", f"**{TRIVIAL_TITLE}**", ""]
+            + [f"- {item}" for item in self.versus_trivial]
+        )
+
+
+def _data_dir(settings: StudySettings, data: DataCheck | None, progress: bool) -> Path:
+    """The folder ``data`` checked (a notebook's data-check cell), else checked here."""
+    return (data if data is not None else check_study_data(settings, progress)).data_dir
+
+
+def _write_verdicts(settings: StudySettings, findings: list[Finding], trivial: list[Finding]) -> None:
+    write_findings(findings, settings.out_dir)
+    write_findings(trivial, settings.out_dir, "versus_trivial", TRIVIAL_TITLE)
 
 
 def running_mean(values: np.ndarray, window: int) -> np.ndarray:
@@ -97,7 +136,10 @@ def _bars_beside_paper(table: pd.DataFrame, label_column: str, path: Path, title
     axes = figure.subplots(1, 2)
     positions = np.arange(len(table))
     for axis, column in zip(axes, ("kpr_loss", "mr_loss"), strict=True):
-        ours = axis.bar(positions - 0.2, table[column], width=0.4, label="hybridlib (this data, left axis)")
+        spread = table[f"{column}_std"] if f"{column}_std" in table.columns else None
+        ours = axis.bar(
+            positions - 0.2, table[column], width=0.4, yerr=spread, capsize=3, label="hybridlib ± std over seeds (left)"
+        )
         paper_axis = (
             axis.twinx()
         )  # own scale: the paper's numbers come from other data (and, for MR, another normalisation)
@@ -125,16 +167,19 @@ OVERFIT_SETTINGS: tuple[tuple[str, dict], ...] = (
 OVERFIT_IMAGES = 8
 
 
-def _overfit_overlays(settings: StudySettings, specs: list[RunSpec], data_dir: Path, path: Path) -> Path:
-    """Rows = settings (seed 0), columns = the 8 images: predicted meshes over the crops."""
+def _mesh_overlays(
+    settings: StudySettings, specs: list[RunSpec], data_dir: Path, split: str, count: int, path: Path, title: str
+) -> Path:
+    """Rows = configurations (``specs``), columns = the first ``count`` images of ``split``
+    (validation crops): each configuration's predicted mesh over the same images (paper Fig. 5)."""
     overlays = []
     for spec in specs:
         networks, config, _ = load_trained(train_config(settings, spec, data_dir).checkpoint_path)
         dataset = build_dataset(
             DataConfig(root=data_dir, augmentation=AugmentationConfig(image_size=config.image_size, augment=False)),
-            "train",
+            split,
         )
-        batch = collate_samples([dataset[index] for index in range(OVERFIT_IMAGES)])
+        batch = collate_samples([dataset[index] for index in range(min(count, len(dataset)))])
         networks.model.eval()
         with torch.no_grad():
             pred = predict(networks, batch.image)
@@ -142,20 +187,21 @@ def _overfit_overlays(settings: StudySettings, specs: list[RunSpec], data_dir: P
             overlay_mesh(denormalise_image(image.permute(1, 2, 0).numpy()), vertices, networks.body_model.faces, camera)
             for image, vertices, camera in zip(batch.image, pred.output.vertices, pred.parts.camera, strict=True)
         )
-    figure = Figure(figsize=(14, 1.9 * len(specs)))
+    columns = len(overlays) // len(specs)
+    figure = Figure(figsize=(2.3 * columns, 2.0 * len(specs)))
     axis = figure.subplots()
-    axis.imshow(tile_images(overlays, OVERFIT_IMAGES))
+    axis.imshow(tile_images(overlays, columns))
     size = overlays[0].shape[0]
     axis.set_yticks([size * (index + 0.5) for index in range(len(specs))], [spec.label for spec in specs], fontsize=8)
     axis.set_xticks([])
-    axis.set_title("the 8 training images, predicted meshes per loss setting (seed 0)")
+    axis.set_title(title)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     return path
 
 
 def overfit_groups(settings: StudySettings) -> dict[str, list[RunSpec]]:
-    """The overfitting study's settings, each over the preset's seeds."""
+    """The overfitting study's settings, each over the study's seeds."""
     base = RunSpec(
         label="",
         max_images=OVERFIT_IMAGES,
@@ -165,42 +211,58 @@ def overfit_groups(settings: StudySettings) -> dict[str, list[RunSpec]]:
         evaluate_on="train",
     )
     return {
-        label: [replace(base, label=label, seed=seed, **changes) for seed in settings.preset.overfit_seeds]
+        label: over_seeds([replace(base, label=label, **changes)], settings.seeds)
         for label, changes in OVERFIT_SETTINGS
     }
 
 
-def run_overfit_study(settings: StudySettings, progress: bool = True) -> StudyResult:
-    """The 8-image overfitting study over the preset's seeds."""
+def run_overfit_study(settings: StudySettings, data: DataCheck | None = None, progress: bool = True) -> StudyResult:
+    """The 8-image overfitting study over the study's seeds (``data``: the notebook's data check)."""
+    data_dir = _data_dir(settings, data, progress)
     groups = overfit_groups(settings)
-    specs = [spec for group in groups.values() for spec in group]
-    rows = run_study(settings, specs, progress)
+    rows = run_study(settings, [spec for group in groups.values() for spec in group], data_dir, progress)
+    trivial = trivial_rows(settings, data_dir, TRIVIAL_LABEL, split="train", max_images=OVERFIT_IMAGES)
+    rows = pd.concat([rows, trivial], ignore_index=True)
     table = mean_over_seeds(rows, ["configuration"])
     write_table(rows, settings.out_dir, "runs")
     write_table(table, settings.out_dir)
     out = settings.out_dir
-    data_dir = ensure_data(settings, progress)
     figures = [
         draw_loss_curves("01_overfit_8_images", settings),
-        _overfit_overlays(settings, [group[0] for group in groups.values()], data_dir, out / "overlays.png"),
+        _mesh_overlays(
+            settings,
+            [group[0] for group in groups.values()],
+            data_dir,
+            "train",
+            OVERFIT_IMAGES,
+            out / "overlays.png",
+            f"the 8 training images, predicted meshes per loss setting (seed {settings.seeds[0]})",
+        ),
     ]
-    kpr = dict(zip(table["configuration"], table["kpr_loss"], strict=True))
-    outside = dict(zip(table["configuration"], table["joints_outside_limits_pct"], strict=True))
+    combined, mr_only = {"configuration": "combined"}, {"configuration": "MR only"}
+    with_rotation = {"configuration": "combined + critic with rotation"}
     findings = [
-        Finding(
+        finding(
             "MR only fits the keypoints worse than combined",
-            kpr["MR only"] > kpr["combined"],
-            f"KPR {kpr['MR only']:.3f} vs {kpr['combined']:.3f}",
+            rows,
+            [Comparison("kpr_loss", combined, mr_only, name="KPR combined − MR only")],
         ),
-        Finding(
+        finding(
             "the critic with rotation keeps the overfitted bodies more plausible than no critic",
-            outside["combined + critic with rotation"] < outside["combined"],
-            f"{outside['combined + critic with rotation']:.2f} % vs {outside['combined']:.2f} % of joints outside "
-            "the limits",
+            rows,
+            [
+                Comparison(
+                    "joints_outside_limits_pct",
+                    with_rotation,
+                    combined,
+                    name="% joints outside limits, critic with rotation − combined",
+                )
+            ],
         ),
     ]
-    write_findings(findings, out)
-    return StudyResult(table, findings, figures, out)
+    trivial_findings = versus_trivial(rows, ["configuration"], {"configuration": TRIVIAL_LABEL})
+    _write_verdicts(settings, findings, trivial_findings)
+    return StudyResult(table, rows, findings, trivial_findings, figures, out)
 
 
 def table_1_specs(
@@ -232,25 +294,47 @@ def run_lsp_ablation(
     settings: StudySettings,
     critic: str = "with_rotation",
     ramp_fraction: float = W_MR_RAMP_FRACTION,
+    data: DataCheck | None = None,
     progress: bool = True,
 ) -> StudyResult:
-    """Table 1 on LSP (train half → test half)."""
-    rows_spec = table_1_specs(critic, ramp_fraction)
-    rows = run_study(settings, [spec for _, _, spec in rows_spec], progress)
+    """Table 1 on LSP (train half → test half), every row over the study's seeds, and the
+    trivial predictor (``data``: the notebook's data check)."""
+    data_dir = _data_dir(settings, data, progress)
+    rows_spec = [
+        (critic_label, losses, replace(spec, seed=seed))
+        for seed in settings.seeds
+        for critic_label, losses, spec in table_1_specs(critic, ramp_fraction)
+    ]
+    rows = run_study(settings, [spec for _, _, spec in rows_spec], data_dir, progress)
     rows["critic"] = [critic_label for critic_label, _, _ in rows_spec]  # the paper's labels, not the variant names
     rows["losses"] = [losses for _, losses, _ in rows_spec]
-    table = beside_paper(rows, PAPER_TABLE_1, ["critic", "losses"])
+    trivial = trivial_rows(settings, data_dir, TRIVIAL_LABEL, max_images=settings.preset.eval_max_images)
+    trivial["critic"], trivial["losses"] = "—", TRIVIAL_LABEL
+    rows = pd.concat([rows, trivial], ignore_index=True)
+    write_table(rows, settings.out_dir, "runs")
+    table = beside_paper(mean_over_seeds(rows, ["critic", "losses"]), PAPER_TABLE_1, ["critic", "losses"])
     write_table(table, settings.out_dir)
-    findings = table_1_findings(table)
-    write_findings(findings, settings.out_dir)
-    table["row"] = table["losses"] + ", " + table["critic"]
+    findings = table_1_findings(rows)
+    trivial_findings = versus_trivial(rows, ["critic", "losses"], {"critic": "—", "losses": TRIVIAL_LABEL})
+    _write_verdicts(settings, findings, trivial_findings)
+    labelled = table.assign(row=table["losses"] + ", " + table["critic"])
+    first_seed = [spec for _, _, spec in rows_spec if spec.seed == settings.seeds[0]]
     figures = [
         _bars_beside_paper(
-            table, "row", settings.out_dir / "table.png", f"Table 1 ({settings.preset.name} preset) beside the paper"
+            labelled, "row", settings.out_dir / "table.png", f"Table 1 ({settings.preset.name} preset) beside the paper"
         ),
         draw_loss_curves("02_lsp_ablation", settings, critic, ramp_fraction),
+        _mesh_overlays(
+            settings,
+            first_seed,
+            data_dir,
+            "test",
+            OVERLAY_IMAGES,
+            settings.out_dir / "overlays.png",
+            f"the first {OVERLAY_IMAGES} test images, predicted meshes per configuration (seed {settings.seeds[0]})",
+        ),
     ]
-    return StudyResult(table.drop(columns="row"), findings, figures, settings.out_dir)
+    return StudyResult(table, rows, findings, trivial_findings, figures, settings.out_dir)
 
 
 PRETRAINED_LABEL = "pretrained checkpoint (SPIN format, not trained here)"
@@ -269,30 +353,38 @@ def run_lspet_vs_hmr(
     settings: StudySettings,
     critic: str = "with_rotation",
     pretrained_checkpoint: str | Path | None = None,
+    data: DataCheck | None = None,
     progress: bool = True,
 ) -> StudyResult:
-    """Table 2 on LSP + LSP extended (test: LSP's test half). With ``pretrained_checkpoint`` (a
-    SPIN-format ``.pt``, :mod:`hybridlib.models.spin_format`), one more row evaluates it on the
-    same test images, at 224 px, posed by the study's body model."""
+    """Table 2 on LSP + LSP extended (test: LSP's test half), every row over the study's seeds,
+    and the trivial predictor. With ``pretrained_checkpoint`` (a SPIN-format ``.pt``,
+    :mod:`hybridlib.models.spin_format`), one more row evaluates it on the same test images, at
+    224 px, posed by the study's body model. ``data``: the notebook's data check."""
     if pretrained_checkpoint is not None and not Path(pretrained_checkpoint).is_file():
         raise ParameterError(
             f"PRETRAINED_CHECKPOINT {pretrained_checkpoint} is not a file: give SPIN's model_checkpoint.pt (or one "
             "in its layout), or None"
         )
-    rows = run_study(settings, table_2_specs(critic), progress)
+    data_dir = _data_dir(settings, data, progress)
+    specs = over_seeds(table_2_specs(critic), settings.seeds)
+    rows = run_study(settings, specs, data_dir, progress)
+    trivial = trivial_rows(settings, data_dir, TRIVIAL_LABEL, max_images=settings.preset.eval_max_images)
+    rows = pd.concat([rows, trivial], ignore_index=True)
     if pretrained_checkpoint is not None:
         evaluation = EvaluationConfig(
             device=settings.preset.device, max_images=settings.preset.eval_max_images, progress=progress
         )
-        pretrained = evaluate_spin_checkpoint(
-            pretrained_checkpoint, ensure_data(settings, progress), settings.preset.body_model, evaluation
-        )
+        pretrained = evaluate_spin_checkpoint(pretrained_checkpoint, data_dir, settings.preset.body_model, evaluation)
         pretrained.insert(0, "configuration", PRETRAINED_LABEL)
+        pretrained = pd.concat([pretrained] * len(settings.seeds), ignore_index=True)  # not trained: no seed
+        pretrained.insert(1, "seed", list(settings.seeds))
         rows = pd.concat([rows, pretrained], ignore_index=True)
-    table = beside_paper(rows, PAPER_TABLE_2, ["configuration"])
+    write_table(rows, settings.out_dir, "runs")
+    table = beside_paper(mean_over_seeds(rows, ["configuration"]), PAPER_TABLE_2, ["configuration"])
     write_table(table, settings.out_dir)
-    findings = table_2_findings(table)
-    write_findings(findings, settings.out_dir)
+    findings = table_2_findings(rows)
+    trivial_findings = versus_trivial(rows, ["configuration"], {"configuration": TRIVIAL_LABEL})
+    _write_verdicts(settings, findings, trivial_findings)
     figures = [
         _bars_beside_paper(
             table,
@@ -301,8 +393,18 @@ def run_lspet_vs_hmr(
             f"Table 2 ({settings.preset.name} preset) beside the paper",
         ),
         draw_loss_curves("03_lspet_vs_hmr", settings, critic),
+        _mesh_overlays(
+            settings,
+            over_seeds(table_2_specs(critic), settings.seeds[:1]),
+            data_dir,
+            "test",
+            OVERLAY_IMAGES,
+            settings.out_dir / "overlays.png",
+            f"the first {OVERLAY_IMAGES} test images, predicted meshes per configuration, paper Fig. 5 "
+            f"(seed {settings.seeds[0]})",
+        ),
     ]
-    return StudyResult(table, findings, figures, settings.out_dir)
+    return StudyResult(table, rows, findings, trivial_findings, figures, settings.out_dir)
 
 
 def draw_loss_curves(
@@ -314,15 +416,15 @@ def draw_loss_curves(
     if study == "01_overfit_8_images":
         groups = overfit_groups(settings)
         title = (
-            f"8-image overfitting, seeds {list(settings.preset.overfit_seeds)} ({settings.preset.name}); "
+            f"8-image overfitting, seeds {list(settings.seeds)} ({settings.preset.name}); "
             "L_mr is not computed when w_mr = 0"
         )
     elif study == "02_lsp_ablation":
-        groups = {spec.label: [spec] for _, _, spec in table_1_specs(critic, ramp_fraction)}
-        title = "training losses, Table 1 runs"
+        groups = {spec.label: over_seeds([spec], settings.seeds) for _, _, spec in table_1_specs(critic, ramp_fraction)}
+        title = f"training losses, Table 1 runs, seeds {list(settings.seeds)}"
     elif study == "03_lspet_vs_hmr":
-        groups = {spec.label: [spec] for spec in table_2_specs(critic)}
-        title = "training losses, Table 2 runs"
+        groups = {spec.label: over_seeds([spec], settings.seeds) for spec in table_2_specs(critic)}
+        title = f"training losses, Table 2 runs, seeds {list(settings.seeds)}"
     else:
         raise ValueError(f"unknown study {study!r}: choose 01_overfit_8_images, 02_lsp_ablation or 03_lspet_vs_hmr")
     return _curve_figure(settings, groups, settings.out_dir / "loss_curves.png", title)

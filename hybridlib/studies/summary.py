@@ -12,16 +12,18 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from pathlib import Path
 
 import pandas as pd
 
+from hybridlib.evaluation.report import with_spread
 from hybridlib.paths import REPOSITORY_ROOT
 from hybridlib.studies.presets import default_out_dir
 
 SHOWN = {  # study: (key columns, our columns, the paper's columns)
     "01_overfit_8_images": (
         ["configuration"],
-        ["kpr_loss", "mr_loss", "pck_0.2", "joints_outside_limits_pct", "kpr_loss_std"],
+        ["kpr_loss", "mr_loss", "pck_0.2", "pa_mpjpe_mm", "joints_outside_limits_pct"],
         [],
     ),
     "02_lsp_ablation": (
@@ -36,31 +38,40 @@ SHOWN = {  # study: (key columns, our columns, the paper's columns)
     ),
 }
 TITLES = {
-    "01_overfit_8_images": "8-image overfitting (paper Fig. 4), mean over seeds",
+    "01_overfit_8_images": "8-image overfitting (paper Fig. 4), on the 8 training images",
     "02_lsp_ablation": "Table 1: LSP, with and without critic",
     "03_lspet_vs_hmr": "Table 2: LSP + LSP extended versus the HMR baseline",
 }
 
 
+def _bullets(path: Path) -> list[str]:
+    return [line for line in path.read_text().splitlines() if line.startswith("- ")] if path.is_file() else []
+
+
 def study_summary(study: str, preset: str) -> str | None:
-    """Markdown for one study's committed results (None when they are absent)."""
+    """Markdown for one study's committed results (None when they are absent): its table (mean ±
+    std over seeds), the paper's claims tested and every configuration against the trivial row."""
     folder = default_out_dir(study, preset)
     if not (folder / "table.csv").is_file():
         return None
     table = pd.read_csv(folder / "table.csv")
     keys, ours, paper = SHOWN[study]
-    shown = table[[column for column in keys + ours + paper if column in table.columns]]
+    spread = [f"{column}_std" for column in ours if f"{column}_std" in table.columns]
+    columns = [column for column in keys + ours + spread + ["seeds"] + paper if column in table.columns]
+    shown = with_spread(table[columns])
     provenance = json.loads((folder / "provenance.json").read_text())
-    findings = [line[2:] for line in (folder / "findings.md").read_text().splitlines() if line.startswith("- ")]
     train_minutes = provenance.get("train_seconds_all_configurations", float("nan")) / 60
+    seeds = provenance.get("seeds", provenance["parameters"].get("SEEDS"))
+    trivial = _bullets(folder / "versus_trivial.md")
     return "\n".join(
         [
             f"**{TITLES[study]}** — `results/{study}/{preset}/` (commit {provenance['git_commit'][:7]}, "
-            f"{provenance['device']}, {train_minutes:.0f} min of training):",
+            f"{provenance['device']}, seeds {seeds}, {train_minutes:.0f} min of training):",
             "",
             shown.to_markdown(index=False, floatfmt=".3f"),
             "",
-            *[f"- {finding}" for finding in findings],
+            *_bullets(folder / "findings.md"),
+            *(["", "Against the trivial predictor (mean Θ, no image):", "", *trivial] if trivial else []),
         ]
     )
 

@@ -13,7 +13,6 @@ dropout and critic samples are all drawn from saved or step-derived random state
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from contextlib import nullcontext
@@ -25,7 +24,6 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from hybridlib.atomic_write import atomic_write_text
 from hybridlib.body_model import BodyModel
 from hybridlib.data.folders import MOSH_FOLDER
 from hybridlib.data.real_bodies import RealBodySampler
@@ -41,6 +39,7 @@ from hybridlib.training.generator_step import mesh_loss_weight
 from hybridlib.training.interrupt import StopOnInterrupt
 from hybridlib.training.loss_log import LossLog, keep_rows_until
 from hybridlib.training.optimizer import adam
+from hybridlib.training.progress_file import ProgressFile
 from hybridlib.training.step import TrainingRun, training_step
 
 
@@ -169,28 +168,6 @@ def _restore(
     return _Progress(state["step"], state["epoch"], state["batch_in_epoch"], last_saved_step=state["step"])
 
 
-PROGRESS_FILE = "progress.json"  # step / total of the run now training, for whoever watches it
-PROGRESS_EVERY_S = 5.0
-
-
-class _ProgressFile:
-    """``out_dir/progress.json``: the step, the total, and the seconds since this invocation's
-    first step, rewritten every :data:`PROGRESS_EVERY_S` seconds and at the last step (what
-    ``python -m hybridlib.studies`` prints while a notebook trains)."""
-
-    def __init__(self, path: Path, first_step: int, total_steps: int) -> None:
-        self.path, self.first_step, self.total = path, first_step, total_steps
-        self.started = self.written = time.perf_counter()
-
-    def report(self, step: int) -> None:
-        now = time.perf_counter()
-        if now - self.written < PROGRESS_EVERY_S and step < self.total:
-            return
-        self.written = now
-        record = {"step": step, "total": self.total, "first_step": self.first_step, "seconds": now - self.started}
-        atomic_write_text(self.path, json.dumps(record), what="training progress")
-
-
 def _data_parallel(model: nn.Module, device: torch.device, context: DistributedContext) -> nn.Module:
     if not context.enabled:
         return model
@@ -257,7 +234,7 @@ def _train(config: TrainConfig, device: torch.device, context: DistributedContex
         total=total_steps, initial=progress.step, desc="training", unit="step",
         disable=not (config.progress and context.is_main),
     )  # fmt: skip
-    reporter = _ProgressFile(Path(config.out_dir) / PROGRESS_FILE, progress.step, total_steps)
+    reporter = ProgressFile(Path(config.out_dir), progress.step, total_steps)
     model.train()
     if config.freeze_batchnorm:
         for module in model.modules():

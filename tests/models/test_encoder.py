@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from hybridlib.models import Encoder
-from hybridlib.models.encoder import imagenet_weights_file
+from hybridlib.models.encoder import encoder_origin, imagenet_weights_file
 
 
 def test_encoder_without_cached_weights_warns_once_and_never_downloads(monkeypatch, tmp_path):
@@ -32,3 +32,16 @@ def test_encoder_loads_weights_from_torchvisions_cache(monkeypatch, tmp_path):
     loaded = Encoder("resnet18")
     assert loaded.weights_source == str(path)
     torch.testing.assert_close(loaded.network.conv1.weight, reference.network.conv1.weight)
+
+
+def test_the_encoders_origin_says_which_weights_it_starts_from(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    assert encoder_origin("resnet18", pretrained=False) == "resnet18, random initialisation (pretrained off)"
+    cached = imagenet_weights_file("resnet18")
+    assert (
+        encoder_origin("resnet18", pretrained=True)
+        == f"resnet18, random initialisation (no ImageNet weights at {cached})"
+    )
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"weights")
+    assert encoder_origin("resnet18", pretrained=True) == f"resnet18, ImageNet weights from {cached}"

@@ -160,7 +160,7 @@ def test_a_study_run_again_with_the_same_out_dir_reuses_its_finished_runs(tmp_pa
     def run() -> None:
         papermill.execute_notebook(
             str(REPOSITORY_ROOT / "notebooks" / "03_lspet_vs_hmr.ipynb"), str(tmp_path / "executed.ipynb"),
-            parameters={"PRESET": "smoke", "DATA_DIR": str(data_dir), "OUT_DIR": str(out_dir), "SEED": 21},
+            parameters={"PRESET": "smoke", "DATA_DIR": str(data_dir), "OUT_DIR": str(out_dir), "SEEDS": [21]},
             progress_bar=False, cwd=str(REPOSITORY_ROOT / "notebooks"),
         )  # fmt: skip
 

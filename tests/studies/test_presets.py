@@ -13,12 +13,18 @@ def test_unknown_presets_and_wrong_types_stop_with_the_valid_choices(tmp_path):
         resolve_settings("02_lsp_ablation", PRESET="fast")
     with pytest.raises(ParameterError, match="EPOCHS must be a positive int or None, got '3'"):
         resolve_settings("02_lsp_ablation", EPOCHS="3")
-    with pytest.raises(ParameterError, match="SEED must be an int, got True"):
-        resolve_settings("02_lsp_ablation", SEED=True)
+    for seeds in (True, [], [0, 1.5], "0,1", 0):
+        with pytest.raises(ParameterError, match="SEEDS must"):
+            resolve_settings("02_lsp_ablation", SEEDS=seeds)
+    with pytest.raises(ParameterError, match=r"SEEDS must not repeat a seed, got \[1, 1\]"):
+        resolve_settings("02_lsp_ablation", SEEDS=[1, 1])
     with pytest.raises(ParameterError, match="DATA_DIR .* is not a folder"):
         resolve_settings("02_lsp_ablation", DATA_DIR=str(tmp_path / "nowhere"))
     with pytest.raises(ParameterError, match="DEVICE must be"):
         resolve_settings("02_lsp_ablation", DEVICE="gpu")
+    assert resolve_settings("02_lsp_ablation", PRESET="cpu").seeds == PRESETS["cpu"].seeds == (0, 1, 2)
+    assert resolve_settings("02_lsp_ablation", SEEDS=3).seeds == (0, 1, 2)  # N: seeds 0 … N−1
+    assert resolve_settings("02_lsp_ablation", SEEDS=[5, 2]).parameters["SEEDS"] == [5, 2]
     settings = resolve_settings("02_lsp_ablation", PRESET="cpu", EPOCHS=4, OUT_DIR=str(tmp_path))
     assert (
         settings.preset.epochs_lsp == 4

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 
 import torch
@@ -29,11 +30,11 @@ def test_git_commit_is_a_commit_or_unknown(monkeypatch):
 
 
 def test_provenance_names_the_data_body_model_and_device(generated_root, small_config, tmp_path):
-    settings = resolve_settings("02_lsp_ablation", PRESET="smoke", SEED=4, OUT_DIR=str(tmp_path / "out"))
+    settings = resolve_settings("02_lsp_ablation", PRESET="smoke", SEEDS=[4], OUT_DIR=str(tmp_path / "out"))
     record = collect_provenance(settings, generated_root, torch.device("cpu"), wall_seconds=12.34)
     json.dumps(record)  # JSON-ready as it is
     assert record["study"] == "02_lsp_ablation" and record["preset"]["name"] == "smoke"
-    assert record["parameters"]["SEED"] == 4 and record["wall_seconds_this_invocation"] == 12.3
+    assert record["parameters"]["SEEDS"] == [4] and record["wall_seconds_this_invocation"] == 12.3
     assert record["data"]["kind"] == "generated" and record["data"]["generator"]["seed"] == small_config.seed
     assert record["body_model"] == {
         "path": settings.preset.body_model,
@@ -42,6 +43,8 @@ def test_provenance_names_the_data_body_model_and_device(generated_root, small_c
     assert record["epochs"] == {"lsp": settings.preset.epochs_lsp, "lsp_and_lspet": settings.preset.epochs_lspet}
     assert record["device"].startswith("cpu (") and f"{torch.get_num_threads()} threads" in record["device"]
     assert record["versions"]["torch"] == torch.__version__
+    assert record["seeds"] == [4] and record["encoder"] == "resnet18, random initialisation (pretrained off)"
+    assert f"{os.cpu_count()} cores" in record["machine"] and "torch" in record["machine"]
     assert re.fullmatch(r"[0-9a-f]{40}(\+dirty)?|unknown", record["git_commit"])
     user_data = tmp_path / "user data"
     user_data.mkdir()

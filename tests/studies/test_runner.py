@@ -12,14 +12,14 @@ import pytest
 from hybridlib import paths
 from hybridlib.data.check import DataCheckError
 from hybridlib.studies import resolve_settings
-from hybridlib.studies.runner import RunSpec, ensure_data, loss_curves, train_config
+from hybridlib.studies.runner import RunSpec, ensure_data, loss_curves, over_seeds, train_config
 from hybridlib.training.loss_log import LOG_COLUMNS
 
 
 @pytest.fixture
 def settings(monkeypatch, tmp_path):
     monkeypatch.setenv(paths.HOME_VARIABLE, str(tmp_path / "workspace"))
-    return resolve_settings("02_lsp_ablation", PRESET="smoke", SEED=10, OUT_DIR=str(tmp_path / "out"))
+    return resolve_settings("02_lsp_ablation", PRESET="smoke", OUT_DIR=str(tmp_path / "out"))
 
 
 def test_a_configuration_takes_the_preset_the_row_and_the_seed(settings, tmp_path):
@@ -36,7 +36,7 @@ def test_a_configuration_takes_the_preset_the_row_and_the_seed(settings, tmp_pat
     assert (config.critic, config.w_kpr, config.seed, config.data_root) == (
         "with_rotation",
         0.0,
-        12,
+        2,
         str(tmp_path / "data"),
     )
     assert config.epochs == preset.epochs_lsp and config.max_steps == preset.max_steps
@@ -44,6 +44,14 @@ def test_a_configuration_takes_the_preset_the_row_and_the_seed(settings, tmp_pat
     assert lspet.use_lspet and lspet.epochs == preset.epochs_lspet
     fixed = train_config(settings, replace(spec, steps=7, batch_size=2), tmp_path / "data", progress=False)
     assert fixed.max_steps == 7 and fixed.epochs >= 10**9 and fixed.batch_size == 2
+
+
+def test_every_configuration_runs_once_per_seed_seed_by_seed():
+    specs = over_seeds([RunSpec("KPR only"), RunSpec("combined")], (4, 7))
+    assert [(spec.label, spec.seed) for spec in specs] == [
+        ("KPR only", 4), ("combined", 4), ("KPR only", 7), ("combined", 7)
+    ]  # fmt: skip
+    assert [spec.slug for spec in specs[:2]] == ["kpr_only_seed4", "combined_seed4"]
 
 
 def test_runs_differing_in_any_setting_never_share_a_folder(settings, tmp_path):
@@ -55,7 +63,7 @@ def test_runs_differing_in_any_setting_never_share_a_folder(settings, tmp_path):
     others = {
         train_config(settings, replace(spec, w_mr_ramp_fraction=0.5), tmp_path / "data").out_dir,
         train_config(settings, replace(spec, augment=False), tmp_path / "data").out_dir,
-        train_config(replace(settings, seed=11), spec, tmp_path / "data").out_dir,
+        train_config(settings, replace(spec, seed=11), tmp_path / "data").out_dir,
         train_config(settings, spec, tmp_path / "other data").out_dir,
     }
     assert len(others) == 4 and str(folder) not in others

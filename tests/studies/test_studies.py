@@ -11,12 +11,13 @@ import pandas as pd
 import papermill
 import pytest
 
+from hybridlib.evaluation.report import TRIVIAL_LABEL
 from hybridlib.paths import REPOSITORY_ROOT
 from hybridlib.studies import ParameterError, resolve_settings
 from hybridlib.studies.studies import draw_loss_curves, running_mean
 
 NOTEBOOKS = sorted((REPOSITORY_ROOT / "notebooks").glob("*.ipynb"))
-STUDY_PARAMETERS = ("PRESET", "DATA_DIR", "BODY_MODEL", "EPOCHS", "DEVICE", "SEED", "OUT_DIR")
+STUDY_PARAMETERS = ("PRESET", "DATA_DIR", "BODY_MODEL", "EPOCHS", "DEVICE", "PRECISION", "SEEDS", "OUT_DIR")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
@@ -37,16 +38,25 @@ def test_a_notebook_run_by_papermill_writes_its_table_and_provenance(tmp_path):
     papermill.execute_notebook(
         str(REPOSITORY_ROOT / "notebooks" / "02_lsp_ablation.ipynb"),
         str(tmp_path / "executed.ipynb"),
-        parameters={"PRESET": "smoke", "OUT_DIR": str(out_dir), "SEED": 3},
+        parameters={"PRESET": "smoke", "OUT_DIR": str(out_dir), "SEEDS": [3, 4]},
         progress_bar=False,
         cwd=str(REPOSITORY_ROOT / "notebooks"),
     )
     table = pd.read_csv(out_dir / "table.csv")
     assert (
-        len(table) == 7
+        len(table) == 8
         and list(table["losses"][:3]) == ["KPR only", "MR only", "combined"]
-        and "(extra)" in table["losses"].iloc[-1]
+        and "(extra)" in table["losses"].iloc[-2]
+        and table["losses"].iloc[-1] == TRIVIAL_LABEL
+        and table["seeds"].tolist() == [2] * 8
     )
+    runs = pd.read_csv(out_dir / "runs.csv")  # one row per configuration and seed
+    assert len(runs) == 16 and sorted(set(runs["seed"])) == [3, 4]
+    assert table["kpr_loss"].iloc[0] == pytest.approx(
+        runs[runs["configuration"] == "KPR only without critic"]["kpr_loss"].mean(), abs=1e-6
+    )
+    assert table["kpr_loss_std"].iloc[:7].notna().all() and table["kpr_loss_std"].iloc[7] == 0  # the trivial: no seed
+    assert " ± " in (out_dir / "table.md").read_text()
     for column in (
         "critic",
         "losses",
@@ -60,28 +70,30 @@ def test_a_notebook_run_by_papermill_writes_its_table_and_provenance(tmp_path):
         "paper_mr_loss",
     ):
         assert column in table.columns, column
-    assert table["paper_kpr_loss"].iloc[:6].notna().all() and pd.isna(table["paper_kpr_loss"].iloc[6])
+    assert table["paper_kpr_loss"].iloc[:6].notna().all() and table["paper_kpr_loss"].iloc[6:].isna().all()
     assert (out_dir / "table.md").read_text().startswith("| critic")
     provenance = json.loads((out_dir / "provenance.json").read_text())
-    assert provenance["preset"]["name"] == "smoke" and provenance["parameters"]["SEED"] == 3
+    assert provenance["preset"]["name"] == "smoke" and provenance["parameters"]["SEEDS"] == [3, 4]
     assert len(provenance["body_model"]["sha256"]) == 64 and provenance["data"]["kind"] == "generated"
     assert provenance["train_seconds_all_configurations"] > 0
     ramp = [
         row for row in provenance["configurations"] if row["w_mr_ramp_fraction"] > 0
     ]  # the notebook's CRITIC and W_MR_RAMP_FRACTION, as run
     assert (
-        len(provenance["configurations"]) == 7
-        and len(ramp) == 1
+        len(provenance["configurations"]) == 14
+        and len(ramp) == 2
         and ramp[0]["w_mr_ramp_fraction"] == 0.5
         and ramp[0]["critic"] == "with_rotation"
     )
     for key in ("git_commit", "device", "versions", "wall_seconds_this_invocation", "epochs"):
         assert key in provenance
-    assert (
-        len(list((out_dir / "losses").glob("*.csv"))) == 7
-        and (out_dir / "findings.md").is_file()
-        and (out_dir / "table.png").is_file()
-    )
+    assert len(list((out_dir / "losses").glob("*.csv"))) == 14
+    for name in ("table.png", "loss_curves.png", "overlays.png", "findings.csv", "versus_trivial.csv"):
+        assert (out_dir / name).is_file(), name
+    findings = (out_dir / "findings.md").read_text().splitlines()
+    assert len([line for line in findings if line.startswith("- ")]) == 5
+    assert all("paired t-test over seeds, 2 seeds" in line for line in findings if line.startswith("- "))
+    assert len(pd.read_csv(out_dir / "versus_trivial.csv")) == 7 * 3  # every configuration on KPR, PCK, PA-MPJPE
 
 
 def test_table_2_adds_a_pretrained_spin_format_checkpoint_as_its_own_row(tmp_path):
@@ -110,11 +122,12 @@ def test_table_2_adds_a_pretrained_spin_format_checkpoint_as_its_own_row(tmp_pat
         "KPR only",
         "combined",
         "HMR baseline",
+        TRIVIAL_LABEL,
         "pretrained checkpoint (SPIN format, not trained here)",
     ]
     assert (
-        pd.notna(table["kpr_loss"].iloc[3])
-        and pd.isna(table["paper_kpr_loss"].iloc[3])
+        pd.notna(table["kpr_loss"].iloc[4])
+        and table["paper_kpr_loss"].iloc[3:].isna().all()
         and table["paper_kpr_loss"].iloc[:3].notna().all()
     )
 

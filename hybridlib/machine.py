@@ -1,5 +1,7 @@
-"""What machine a benchmark ran on: every benchmark prints :func:`machine_description` first,
-because machines of one kind differ between sessions (AMD EPYC, or Intel Xeon with AMX-BF16)."""
+"""What machine this is: CPU model and flags (``/proc/cpuinfo``), cores, torch threads, GPU.
+Every benchmark prints :func:`machine_description` first and every study's provenance records
+it, because machines of one kind differ between sessions (AMD EPYC, or Intel Xeon with AMX-BF16);
+the precision probe reads the bf16 flags from here."""
 
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ def cpu_model() -> str:
 
 
 def cpu_flags() -> list[str]:
-    """The CPU's AVX / AMX / FMA flags."""
+    """The CPU's AVX / AMX / FMA flags ([] where /proc/cpuinfo is absent)."""
     return [flag for flag in _cpuinfo_field("flags").split() if flag.startswith(_RELEVANT_FLAGS)]
 
 
