@@ -1,11 +1,11 @@
 """Named presets for the studies, in one place, and the validation of notebook parameters.
 
-- ``smoke``: CI — a tiny generated dataset, the lite body model, a few steps; each notebook
-  runs in well under 2 minutes on 2 cores.
-- ``demo``: what ``make demo`` runs — small but real training on generated data, minutes.
+- ``smoke``: CI — a tiny generated dataset, the lite body model, a few steps, 2 seeds; each
+  notebook runs in about 2 minutes on 2 cores.
+- ``demo``: what ``make demo`` runs — small but real training on generated data, 1 seed, minutes.
 - ``cpu``: a real, reduced study on this kind of machine — ResNet-18 at 128 px on the full
-  generated LSP / LSPET-format set, 5 epochs (Table 1) and 1 epoch (Table 2) instead of 120;
-  all three studies in about 70 minutes on 2 cores.
+  generated LSP / LSPET-format set, 5 epochs (Table 1) and 1 epoch (Table 2) instead of 120,
+  3 seeds (the wall time of each study is in its ``provenance.json``).
 - ``paper``: the authors' settings — ResNet-50, 224 px, batch 8, 120 epochs, the full body
   model; meant for a GPU and for real data (DATA_DIR).
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from hybridlib.paths import REPOSITORY_ROOT
@@ -12,9 +14,8 @@ def test_the_readme_results_block_is_built_from_the_committed_files():
 
     overfit = study_summary("01_overfit_8_images", "cpu")
     table = pd.read_csv(REPOSITORY_ROOT / "results" / "01_overfit_8_images" / "cpu" / "table.csv")
-    assert (
-        overfit is not None and f"{table['kpr_loss'].iloc[0]:.3f}" in overfit and "paired t-test over seeds" in overfit
-    )
+    assert overfit is not None and f"{table['kpr_loss'].iloc[0]:.3f}" in overfit
+    assert re.search("HOLDS|INCONCLUSIVE", overfit)  # the findings come with the table
     assert study_summary("01_overfit_8_images", "no-such-preset") is None
     readme = (REPOSITORY_ROOT / "README.md").read_text()
     assert results_section("cpu") in readme, (
