@@ -271,9 +271,10 @@ def check_data(data_dir: str | Path, progress: bool = True) -> DataCheck:
         reports[folder].counts["fail to decode"] = len(broken)
         if broken:
             reports[folder].status = "unusable"
+            failing = "1 file fails" if len(broken) == 1 else f"{len(broken)} files fail"
             reports[folder].note = (
-                f"{len(broken)} files fail to decode (e.g. {failed[broken[0]]}); training would stop on them "
-                "mid-epoch. " + reports[folder].note
+                f"{failing} to decode (e.g. {failed[broken[0]]}); training would stop on them mid-epoch. "
+                + reports[folder].note
             ).strip()
     return DataCheck(data_dir, [reports[folder] for folder in DATASETS])
 

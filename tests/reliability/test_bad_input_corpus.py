@@ -173,7 +173,7 @@ CASES = [
          DatasetFormatError, (r"images/im0001\.jpg", r"Re-copy it .* or delete it")),
     Case("JPEG cut inside its data, before training", "refused",
          lambda root, tmp: (_truncate(_lsp_image(root)), require_usable(root, progress=False)),
-         DataCheckError, (r"cannot be used: lsp \(unusable\)", r"1 files fail to decode .*im0001\.jpg")),
+         DataCheckError, (r"cannot be used: lsp \(unusable\)", r"1 file fails to decode .*im0001\.jpg")),
     Case("truncated JPEG", "refused", lambda root, tmp: (_truncate(_lsp_image(root)), _dataset(root)),
          DatasetFormatError, (r"images/im0001\.jpg", r"truncated or corrupt\. Re-copy it")),
     Case("grey image", "converted",
