@@ -196,7 +196,7 @@ def _mesh_overlays(
     axis.set_xticks([])
     axis.set_title(title)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=110, bbox_inches="tight")  # long row labels stay whole
     return path
 
 
