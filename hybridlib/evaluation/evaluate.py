@@ -20,7 +20,7 @@ from tqdm import tqdm
 from hybridlib.body_model import BodyModel
 from hybridlib.data import AugmentationConfig, DataConfig, build_dataset, collate_samples
 from hybridlib.data.folders import MOSH_FOLDER
-from hybridlib.data.mocap import read_mocap_folder
+from hybridlib.data.real_bodies import RealBodySampler
 from hybridlib.evaluation import metrics
 from hybridlib.losses.keypoints import keypoint_reprojection_loss_per_sample
 from hybridlib.losses.silhouette import mesh_reprojection_loss_per_sample, reference_pixel_scale
@@ -201,13 +201,11 @@ def evaluate_trivial(
     training run starts from it (the mean pose and β of ``data_root``'s MoSh folder, else the
     template; camera scale 0.9, upright) for every image, no image used."""
     mocap_folder = Path(data_root) / MOSH_FOLDER
+    body = BodyModel(body_model)
     mean_pose = mean_betas = None
-    if mocap_folder.is_dir():
-        mocap = read_mocap_folder(mocap_folder)
-        mean_pose, mean_betas = torch.from_numpy(mocap.poses[:, 3:]).mean(dim=0), torch.from_numpy(mocap.betas).mean(0)
-    networks = Networks(
-        model=ConstantTheta(mean_theta(mean_pose, mean_betas)), critic=None, body_model=BodyModel(body_model)
-    )
+    if mocap_folder.is_dir():  # the mean the training loop starts Θ_0 from
+        mean_pose, mean_betas = RealBodySampler(mocap_folder, body, seed=0).mean_body_pose_and_betas()
+    networks = Networks(model=ConstantTheta(mean_theta(mean_pose, mean_betas)), critic=None, body_model=body)
     settings = {
         "checkpoint": "",
         "critic": "none",

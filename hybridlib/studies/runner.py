@@ -193,10 +193,16 @@ def trivial_rows(
     labelled ``label`` in the ``configuration`` column."""
     evaluation = EvaluationConfig(device=settings.preset.device, max_images=max_images, progress=False)
     row = evaluate_trivial(data_dir, settings.preset.body_model, settings.preset.image_size, evaluation, split)
-    row.insert(0, "configuration", label)
     row["train_seconds"] = 0.0
-    rows = pd.concat([row] * len(settings.seeds), ignore_index=True)
-    rows.insert(1, "seed", list(settings.seeds))
+    return for_every_seed(row, label, settings.seeds)
+
+
+def for_every_seed(row: pd.DataFrame, label: str, seeds: tuple[int, ...]) -> pd.DataFrame:
+    """A row that has no seed (the trivial predictor, a pretrained checkpoint), labelled
+    ``label`` and repeated once per seed, so that every trained configuration pairs with it."""
+    rows = pd.concat([row] * len(seeds), ignore_index=True)
+    rows.insert(0, "configuration", label)
+    rows.insert(1, "seed", list(seeds))
     return rows
 
 

@@ -47,6 +47,7 @@ from hybridlib.studies.presets import ParameterError, StudySettings
 from hybridlib.studies.runner import (
     RunSpec,
     check_study_data,
+    for_every_seed,
     loss_curves,
     over_seeds,
     run_study,
@@ -375,10 +376,7 @@ def run_lspet_vs_hmr(
             device=settings.preset.device, max_images=settings.preset.eval_max_images, progress=progress
         )
         pretrained = evaluate_spin_checkpoint(pretrained_checkpoint, data_dir, settings.preset.body_model, evaluation)
-        pretrained.insert(0, "configuration", PRETRAINED_LABEL)
-        pretrained = pd.concat([pretrained] * len(settings.seeds), ignore_index=True)  # not trained: no seed
-        pretrained.insert(1, "seed", list(settings.seeds))
-        rows = pd.concat([rows, pretrained], ignore_index=True)
+        rows = pd.concat([rows, for_every_seed(pretrained, PRETRAINED_LABEL, settings.seeds)], ignore_index=True)
     write_table(rows, settings.out_dir, "runs")
     table = beside_paper(mean_over_seeds(rows, ["configuration"]), PAPER_TABLE_2, ["configuration"])
     write_table(table, settings.out_dir)
