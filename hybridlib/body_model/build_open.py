@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import io
 import os
 import time
@@ -48,6 +47,7 @@ import numpy as np
 import torch
 from scipy.optimize import nnls
 
+from hybridlib.checksum import sha256_of
 from hybridlib.skeleton import SMPL_JOINT_NAMES, SMPL_PARENTS
 
 if TYPE_CHECKING:  # anny is an optional extra, imported only where the build needs it
@@ -571,10 +571,6 @@ def write_deterministic_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
             entry.compress_type = zipfile.ZIP_DEFLATED
             entry.external_attr = 0o644 << 16
             archive.writestr(entry, buffer.getvalue())
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def check_with_smplx(path: Path) -> None:

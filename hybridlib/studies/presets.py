@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hybridlib.body_model import OPEN_BODY_MODEL, OPEN_BODY_MODEL_LITE
-from hybridlib.paths import data_root, results_root
+from hybridlib.paths import REPOSITORY_ROOT, data_root, results_root
 from hybridlib.precision import PRECISIONS
 
 
@@ -40,6 +40,11 @@ class GeneratedData:
     @property
     def folder_name(self) -> str:
         return f"generated-lsp{self.lsp}-lspet{self.lspet}-mosh{self.mosh}-seed{self.seed}"
+
+
+# The cpu preset's shared starting point: resnet18 pretrained on generated images with 3D truth
+# (python -m hybridlib.studies.pretrain_encoder; its provenance is in the .json beside it).
+PRETRAINED_ENCODER = REPOSITORY_ROOT / "hybridlib" / "assets" / "encoder_resnet18_128px_generated_3d.pt"
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,7 @@ class Preset:
     eval_max_images: int | None = None
     num_workers: int = 0
     pretrained: bool = True
+    encoder_weights: str | None = None  # the encoder's starting weights; None = torchvision's ImageNet cache
     device: str = "auto"
     precision: str = "auto"  # "fp32", "bf16-mixed" or "auto" (bf16 where it is native and faster)
     checkpoint_every: int = 500

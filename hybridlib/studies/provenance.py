@@ -4,7 +4,6 @@ commit and wall time."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import subprocess
@@ -14,19 +13,11 @@ from pathlib import Path
 
 import torch
 
+from hybridlib.checksum import sha256_of
 from hybridlib.machine import machine_description
 from hybridlib.models.encoder import encoder_origin
 from hybridlib.paths import REPOSITORY_ROOT, in_checkout
 from hybridlib.studies.presets import StudySettings
-
-
-def sha256_of(path: str | Path) -> str:
-    """Hex SHA-256 of a file (streamed)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def git_commit() -> str:
@@ -57,16 +48,17 @@ def collect_provenance(settings: StudySettings, data_dir: Path, device: torch.de
     data = {"path": str(data_dir), "kind": "generated" if generator_config.is_file() else "user-provided"}
     if generator_config.is_file():
         data["generator"] = json.loads(generator_config.read_text())
-    body_model = Path(settings.preset.body_model)
+    preset = settings.preset
+    body_model = Path(preset.body_model)
     return {
         "study": settings.study,
-        "preset": asdict(settings.preset),
+        "preset": asdict(preset),
         "parameters": settings.parameters,
         "data": data,
         "body_model": {"path": str(body_model), "sha256": sha256_of(body_model) if body_model.is_file() else None},
         "seeds": list(settings.seeds),
-        "encoder": encoder_origin(settings.preset.backbone, settings.preset.pretrained),
-        "epochs": {"lsp": settings.preset.epochs_lsp, "lsp_and_lspet": settings.preset.epochs_lspet},
+        "encoder": encoder_origin(preset.backbone, preset.pretrained, preset.encoder_weights),
+        "epochs": {"lsp": preset.epochs_lsp, "lsp_and_lspet": preset.epochs_lspet},
         "device": str(device)
         + (
             f" ({torch.cuda.get_device_name(device)})"

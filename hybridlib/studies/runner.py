@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from hybridlib.atomic_write import atomic_write, atomic_write_text
+from hybridlib.checksum import sha256_of
 from hybridlib.data.check import DATASETS, STUDY_NEEDS, DataCheck, require_usable
 from hybridlib.data.generate import GeneratorConfig, generate_dataset
 from hybridlib.evaluation import EvaluationConfig, evaluate_checkpoint, evaluate_trivial
@@ -85,6 +86,7 @@ def train_config(settings: StudySettings, spec: RunSpec, data_dir: Path, progres
         image_size=preset.image_size,
         backbone=preset.backbone,
         pretrained=preset.pretrained,
+        encoder_weights=preset.encoder_weights,
         body_model=preset.body_model,
         critic=spec.critic,
         w_kpr=spec.w_kpr,
@@ -109,13 +111,16 @@ def train_config(settings: StudySettings, spec: RunSpec, data_dir: Path, progres
 
 # TrainConfig fields added after studies first cached their runs: at their defaults they stay out
 # of the fingerprint, so runs finished before the field existed are still found and reused.
-_ADDED_FIELDS_DEFAULTS = {"channels_last": None, "compile": False}
+_ADDED_FIELDS_DEFAULTS = {"channels_last": None, "compile": False, "w_3d": 0.0}
 
 
 def _fingerprinted(config: TrainConfig) -> dict[str, object]:
     """The settings a run folder's name is derived from: all but the progress bar (and the added
-    fields, at their defaults)."""
+    fields, at their defaults); the encoder's starting weights by their content, so that runs
+    from a rebuilt encoder file never reuse runs from the old one."""
     values = {**config.to_dict(), "progress": None}
+    if config.encoder_weights is not None and Path(config.encoder_weights).is_file():
+        values["encoder_weights"] = sha256_of(config.encoder_weights)
     return {
         name: value
         for name, value in values.items()

@@ -46,6 +46,7 @@ class TrainConfig:
     w_kpr: float = W_KPR
     w_mr: float = W_MR
     w_critic: float = W_CRITIC
+    w_3d: float = 0.0  # > 0: supervise with the generated 3D truth (pretraining the encoder only)
     w_mr_ramp_fraction: float = 0.0  # > 0: w_mr rises linearly from 0 to w_mr over this fraction of the steps
     num_stages: int = 3
     loss_on_all_stages: bool = False
@@ -73,7 +74,7 @@ class TrainConfig:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.critic not in CRITICS:
             raise ValueError(f"critic must be one of {CRITICS}, got {self.critic!r}")
-        for name in ("w_kpr", "w_mr", "w_critic", "lr_generator", "lr_critic"):
+        for name in ("w_kpr", "w_mr", "w_critic", "w_3d", "lr_generator", "lr_critic"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be ≥ 0, got {getattr(self, name)}")
         for name in ("batch_size", "num_stages", "epochs", "checkpoint_every", "critic_steps", "image_size"):
@@ -81,7 +82,7 @@ class TrainConfig:
                 raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
         if not 0.0 <= self.w_mr_ramp_fraction <= 1.0:
             raise ValueError(f"w_mr_ramp_fraction must be in [0, 1], got {self.w_mr_ramp_fraction}")
-        if self.w_kpr == 0 and self.w_mr == 0:
+        if self.w_kpr == 0 and self.w_mr == 0 and self.w_3d == 0:
             raise ValueError("w_kpr and w_mr are both 0: nothing ties the prediction to the image")
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The generator's loss: L_comb = w_kpr·L_kpr + w_mr·L_mr + w_critic·L_adv of the last IEF stage
 (or the mean over the stages, ``loss_on_all_stages``), with the pred_ / gt_ quantities side by
-side. A zero weight switches a loss off (its term is not computed)."""
+side. A zero weight switches a loss off (its term is not computed). ``w_3d`` adds the generated
+3D truth's supervision (:mod:`hybridlib.losses.supervised_3d`): pretraining only."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from hybridlib.data import Batch
 from hybridlib.losses import keypoint_reprojection_loss, mesh_reprojection_loss
 from hybridlib.losses.adversarial import AdversarialLosses
 from hybridlib.losses.silhouette import reference_pixel_scale
+from hybridlib.losses.supervised_3d import supervised_3d_loss
 from hybridlib.models.forward import Networks, Prediction, predict_body
 from hybridlib.training.config import TrainConfig
 from hybridlib.training.distributed import DistributedContext, global_sum
@@ -45,6 +47,8 @@ def generator_losses(
     zero = torch.zeros((), device=batch.image.device)
     loss_total = zero
     logs = {"loss_kpr": 0.0, "loss_mr": 0.0, "loss_adversarial": 0.0}
+    if config.w_3d > 0:
+        logs["loss_3d"] = 0.0
     for theta in stages:
         pred = predict_body(theta, networks.body_model, config.image_size, with_vertices=with_mesh_loss)
         loss_kpr = keypoint_reprojection_loss(pred.keypoints_2d, gt_keypoints_2d, num_coordinates)
@@ -56,6 +60,13 @@ def generator_losses(
             )
         loss_adversarial = adversary.generator(networks.critic(pred.body)) if with_critic else zero
         loss_stage = w_kpr * loss_kpr + w_mr * loss_mr + w_critic * loss_adversarial
+        if config.w_3d > 0:
+            loss_3d = supervised_3d_loss(
+                pred.output.rotation_matrices, pred.output.keypoints_lsp, pred.parts.betas,
+                batch.pose, batch.joints_3d, batch.betas, batch.has_3d,
+            )  # fmt: skip
+            loss_stage = loss_stage + config.w_3d * loss_3d
+            logs["loss_3d"] += loss_3d.item() / len(stages)
         loss_total = loss_total + loss_stage / len(stages)
         for name, value in (("loss_kpr", loss_kpr), ("loss_mr", loss_mr), ("loss_adversarial", loss_adversarial)):
             logs[name] += value.item() / len(stages)

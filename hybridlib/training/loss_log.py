@@ -1,6 +1,8 @@
 """The per-step loss log ``out_dir/losses.csv``: one row per generator step, flushed as it is
 written; a resumed run first drops the rows after its checkpoint (and a row cut short by a
-kill), so that its log equals an uninterrupted run's."""
+kill), so that its log equals an uninterrupted run's. ``loss_3d`` (pretraining only) is empty
+in runs without it; logs written before it existed lack the column and are read and appended to
+as they are."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ LOG_COLUMNS = (
     "loss_kpr",
     "loss_mr",
     "loss_adversarial",
+    "loss_3d",
     "loss_critic",
     "critic_wasserstein",
     "critic_gradient_penalty",
@@ -26,8 +29,9 @@ LOG_COLUMNS = (
 
 
 def read_loss_log(path: str | Path) -> pd.DataFrame:
-    """The per-step CSV, one float column per :data:`LOG_COLUMNS` entry (empty cells → NaN)."""
-    return pd.read_csv(path, usecols=list(LOG_COLUMNS), dtype=float)
+    """The per-step CSV, one float column per :data:`LOG_COLUMNS` entry (empty cells and columns
+    an older log lacks → NaN)."""
+    return pd.read_csv(path, dtype=float).reindex(columns=list(LOG_COLUMNS))
 
 
 def training_seconds(log: pd.DataFrame) -> float:
@@ -49,16 +53,21 @@ def keep_rows_until(path: Path, step: int) -> None:
     # "seconds", the last cell, is always written: a row without it was cut short by a kill
     complete = (rows["seconds"] != "") & rows["step"].str.isdigit()
     kept = rows[complete & (pd.to_numeric(rows["step"], errors="coerce") <= step)]
-    atomic_write_text(path, kept.to_csv(index=False, columns=list(LOG_COLUMNS), lineterminator="\n"), what="loss log")
+    columns = [column for column in LOG_COLUMNS if column in rows.columns]  # an older log keeps its columns
+    atomic_write_text(path, kept.to_csv(index=False, columns=columns, lineterminator="\n"), what="loss log")
 
 
 class LossLog:
-    """Appends rows to ``path`` (the header first when the file is new); the main process only."""
+    """Appends rows to ``path`` (the header first when the file is new; an existing file keeps
+    its own columns); the main process only."""
 
     def __init__(self, path: Path) -> None:
-        new = not path.is_file()
+        new = not path.is_file() or path.stat().st_size == 0
+        columns = LOG_COLUMNS if new else path.read_text().split("\n", 1)[0].split(",")
         self._file = open(path, "a", newline="")
-        self._writer = csv.DictWriter(self._file, fieldnames=LOG_COLUMNS, lineterminator="\n")
+        self._writer = csv.DictWriter(
+            self._file, fieldnames=columns, restval="", extrasaction="ignore", lineterminator="\n"
+        )
         if new:
             self._writer.writeheader()
 

@@ -4,7 +4,6 @@ on synthetic data whose answers are known."""
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import zipfile
 
@@ -25,7 +24,6 @@ from hybridlib.body_model.build_open import (
     joint_error_mm,
     orient_faces_outwards,
     rotation_between,
-    sha256_of,
     smpl_joint_of_each_bone,
     smpl_neighbour_joints,
     t_pose_segments,
@@ -362,11 +360,3 @@ def test_write_deterministic_npz_gives_the_same_bytes_for_the_same_arrays(tmp_pa
     changed["build_seed"] = np.array(8, dtype=np.int64)
     write_deterministic_npz(second, changed)
     assert first.read_bytes() != second.read_bytes()
-
-
-def test_sha256_of_is_the_hex_digest_of_the_file(tmp_path):
-    path = tmp_path / "abc.bin"
-    path.write_bytes(b"abc")
-    assert sha256_of(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-    path.write_bytes(bytes(range(256)) * 10)
-    assert sha256_of(path) == hashlib.sha256(path.read_bytes()).hexdigest()

@@ -7,6 +7,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from hybridlib import paths
@@ -85,7 +86,9 @@ def test_loss_curves_read_the_copied_logs_and_name_the_missing_ones(settings):
     losses = settings.out_dir / "losses"
     losses.mkdir(parents=True)
     (losses / "kpr_only_seed0.csv").write_text(
-        ",".join(LOG_COLUMNS) + "\n" + ",".join(["0", "0", "1.5", "1.5", "", "", "", "", "", "0.1"]) + "\n"
+        pd.DataFrame([{"step": 0, "epoch": 0, "loss_total": 1.5, "loss_kpr": 1.5, "seconds": 0.1}])
+        .reindex(columns=list(LOG_COLUMNS))
+        .to_csv(index=False)
     )
     with pytest.raises(FileNotFoundError, match=r"no loss logs \['combined_seed0\.csv'\] in .*losses: run the study"):
         loss_curves(settings, specs)

@@ -9,11 +9,11 @@ import pytest
 from hybridlib.training.loss_log import LOG_COLUMNS, LossLog, keep_rows_until, read_loss_log, training_seconds
 
 HEADER = ",".join(LOG_COLUMNS)
-ROWS = [  # step, epoch, total, kpr, mr, adversarial, critic, wasserstein, penalty, seconds
-    "10,1,1.5,0.5,0.25,0.0,,,,1.25",
-    "11,1,0.30000000000000004,1e-05,0.125,-0.0,0.75,0.5,2.0,2.5",  # text a float round trip would change
-    "12,2,1.0,0.5,0.125,0.0,,,,3.75",
-    "13,2,0.5,0.25,0.0,0.0,,,,5.0",
+ROWS = [  # step, epoch, total, kpr, mr, adversarial, 3d, critic, wasserstein, penalty, seconds
+    "10,1,1.5,0.5,0.25,0.0,,,,,1.25",
+    "11,1,0.30000000000000004,1e-05,0.125,-0.0,,0.75,0.5,2.0,2.5",  # text a float round trip would change
+    "12,2,1.0,0.5,0.125,0.0,,,,,3.75",
+    "13,2,0.5,0.25,0.0,0.0,0.5,,,,5.0",
 ]
 
 
@@ -66,13 +66,27 @@ def test_loss_log_writes_its_header_once_and_appends_to_an_existing_log(tmp_path
     row = dict.fromkeys(LOG_COLUMNS, "") | {"step": 0, "epoch": 0, "loss_total": 2.0, "seconds": 0.5}
     log = LossLog(path)
     log.write(row)
-    assert _lines(path) == [HEADER, "0,0,2.0,,,,,,,0.5"]  # flushed as written
+    assert _lines(path) == [HEADER, "0,0,2.0,,,,,,,,0.5"]  # flushed as written
     log.close()
     resumed = LossLog(path)
     resumed.write(row | {"step": 1, "loss_total": 1.5, "seconds": 1.0})
     resumed.close()
-    assert _lines(path) == [HEADER, "0,0,2.0,,,,,,,0.5", "1,0,1.5,,,,,,,1.0"]
+    assert _lines(path) == [HEADER, "0,0,2.0,,,,,,,,0.5", "1,0,1.5,,,,,,,,1.0"]
     assert read_loss_log(path)["loss_total"].tolist() == [2.0, 1.5]
+
+
+def test_a_log_written_before_loss_3d_existed_is_read_cut_and_appended_to_with_its_own_columns(tmp_path):
+    path = tmp_path / "losses.csv"
+    old_columns = [column for column in LOG_COLUMNS if column != "loss_3d"]
+    path.write_text(",".join(old_columns) + "\n" + "1,0,2.0,0.5,,0.0,,,,0.5\n" + "2,0,1.5,0.25,,0.0,,,,1.0\n")
+    log = read_loss_log(path)
+    assert list(log.columns) == list(LOG_COLUMNS) and log["loss_3d"].isna().all()
+    assert log["loss_total"].tolist() == [2.0, 1.5]
+    keep_rows_until(path, 1)
+    resumed = LossLog(path)
+    resumed.write({"step": 2, "epoch": 0, "loss_total": 1.25, "loss_3d": 9.0, "seconds": 0.75})
+    resumed.close()
+    assert _lines(path) == [",".join(old_columns), "1,0,2.0,0.5,,0.0,,,,0.5", "2,0,1.25,,,,,,,0.75"]
 
 
 def test_training_seconds_add_up_every_invocation_of_a_resumed_run():

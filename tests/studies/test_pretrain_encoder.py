@@ -1,0 +1,48 @@
+"""The shared encoder's pretraining: generated 3D truth + L_kpr, a learning curve, the encoder
+written in float16 with its provenance, and a second call that resumes rather than retrains."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import torch
+
+from hybridlib.evaluation.evaluate import load_trained
+from hybridlib.models import Encoder
+from hybridlib.models.encoder import encoder_origin, read_encoder_weights
+from hybridlib.studies.pretrain_encoder import PretrainRecipe, pretrain_encoder
+from hybridlib.training.loss_log import read_loss_log
+
+
+def test_pretraining_writes_the_encoder_its_curve_and_provenance_and_resumes(generated_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("HYBRIDLIB_HOME", str(tmp_path / "workspace"))
+    recipe = PretrainRecipe(
+        image_size=64, batch_size=4, epochs=2, evaluate_every_steps=4, evaluation_images=6, precision="fp32"
+    )
+    out = tmp_path / "encoder.pt"
+    pretrain_encoder(recipe, out, data_dir=generated_root)
+
+    curve = pd.read_csv(out.with_suffix(".curve.csv"))
+    assert curve["steps"].tolist() == [4, 8, 10]  # 20 training images (6 LSP + 14 LSPET) / 4 × 2 epochs
+    assert curve["images_seen"].tolist() == [16, 32, 40]
+    assert curve["pa_mpjpe_mm"].between(1, 2000).all() and curve["pck_0.2"].between(0, 100).all()
+    assert out.with_suffix(".png").stat().st_size > 0
+    run_dir = recipe.train_config(generated_root).out_dir
+    log = read_loss_log(f"{run_dir}/losses.csv")
+    assert len(log) == 10 and (log["loss_3d"] > 0).all() and (log["loss_mr"] == 0).all()
+
+    provenance = json.loads(out.with_suffix(".json").read_text())
+    assert provenance["summary"].startswith("pretrained on 20 generated images with 3D truth + L_kpr, 2 epochs")
+    assert json.loads(provenance["recipe"])["w_3d"] == recipe.w_3d
+    assert read_encoder_weights(out)["provenance"] == provenance
+    assert provenance["summary"] in encoder_origin("resnet18", True, out)
+
+    trained, _, steps = load_trained(f"{run_dir}/checkpoint.pt", precision="fp32")
+    loaded = Encoder("resnet18", weights_path=out)
+    assert steps == 10
+    for name, value in trained.model.encoder.network.state_dict().items():
+        torch.testing.assert_close(loaded.network.state_dict()[name], value.half().to(value.dtype), msg=name)
+
+    pretrain_encoder(recipe, out, data_dir=generated_root)  # again: resumed, nothing retrained
+    assert len(read_loss_log(f"{run_dir}/losses.csv")) == 10
