@@ -1,5 +1,6 @@
 """Evaluate a trained model on the test split: the paper's validation numbers — the weighted
-KPR and MR losses of the last IEF stage — plus PCK@0.2, silhouette IoU, body plausibility
+KPR and MR losses of the last IEF stage, ours (Eq. 1) and as the authors' code computes them
+(:mod:`hybridlib.evaluation.authors_scale`) — plus PCK@0.2, silhouette IoU, body plausibility
 (joints outside the anatomical limits, bone-length deviation from the body model's own
 mean-shape skeleton, mean critic score) and, where 3D truth exists (generated data),
 MPJPE / PA-MPJPE in mm. One pandas row per run.
@@ -22,7 +23,8 @@ from hybridlib.data import AugmentationConfig, DataConfig, build_dataset, collat
 from hybridlib.data.folders import MOSH_FOLDER
 from hybridlib.data.real_bodies import RealBodySampler
 from hybridlib.evaluation import metrics
-from hybridlib.losses.keypoints import keypoint_reprojection_loss_per_sample
+from hybridlib.evaluation.authors_scale import authors_validation_losses, mesh_error_sums
+from hybridlib.losses.keypoints import keypoint_error_sums, keypoint_reprojection_loss_per_sample
 from hybridlib.losses.silhouette import mesh_reprojection_loss_per_sample, reference_pixel_scale
 from hybridlib.losses.weights import W_KPR, W_MR
 from hybridlib.models.forward import Networks, build_networks, predict, resolve_device
@@ -75,7 +77,9 @@ def evaluate(
     reference_skeleton = rest.keypoints_lsp[0]
 
     collected: dict[str, list[torch.Tensor]] = {
-        name: [] for name in ("kpr", "mr", "pck", "iou", "outside", "bones", "critic", "mpjpe", "pa_mpjpe")
+        name: []
+        for name in ("kpr", "mr", "pck", "iou", "outside", "bones", "critic", "mpjpe", "pa_mpjpe")
+        + ("authors_kpr_errors", "authors_kpr_counts", "authors_mr")
     }
     for batch in tqdm(loader, desc="evaluating", unit="batch", disable=not config.progress):
         batch = batch.to(device)
@@ -86,6 +90,10 @@ def evaluate(
             pred.vertices_px, batch.silhouette, batch.has_silhouette, batch.silhouette_nearest
         )  # NaN: no silhouette
         collected["mr"].append(mesh_losses * reference_pixel_scale(batch.image.shape[-1]))
+        errors, counts = keypoint_error_sums(pred.keypoints_2d, batch.keypoints_2d)
+        collected["authors_kpr_errors"].append(errors.cpu())
+        collected["authors_kpr_counts"].append(counts.cpu())
+        collected["authors_mr"].append(mesh_error_sums(pred.vertices_px, batch.silhouette, batch.has_silhouette))
         collected["pck"].append(metrics.pck(pred.keypoints_2d, batch.keypoints_2d))
         collected["iou"].append(
             metrics.silhouette_iou(
@@ -116,6 +124,9 @@ def evaluate(
         "critic_score": _nanmean(collected["critic"]),
         "mpjpe_mm": _nanmean(collected["mpjpe"]),
         "pa_mpjpe_mm": _nanmean(collected["pa_mpjpe"]),
+        **authors_validation_losses(
+            *(torch.cat(collected[name]) for name in ("authors_kpr_errors", "authors_kpr_counts", "authors_mr"))
+        ),
         "test_images": float(len(dataset)),
     }
 

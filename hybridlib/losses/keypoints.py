@@ -22,10 +22,19 @@ def keypoint_reprojection_loss(
     return absolute_error.sum() / num_coordinates.clamp(min=1.0)
 
 
+def keypoint_error_sums(
+    pred_keypoints_2d: torch.Tensor, gt_keypoints_2d: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B,) Σ of the L1 errors over each sample's visible coordinates, and (B,) its number of
+    visible coordinates (2 per visible keypoint)."""
+    visibility = gt_keypoints_2d[..., 2:3]
+    absolute_error = ((pred_keypoints_2d - gt_keypoints_2d[..., :2]).abs() * visibility).sum(dim=(1, 2))
+    return absolute_error, visibility.sum(dim=(1, 2)) * 2
+
+
 def keypoint_reprojection_loss_per_sample(
     pred_keypoints_2d: torch.Tensor, gt_keypoints_2d: torch.Tensor
 ) -> torch.Tensor:
     """(B,) mean L1 over each sample's visible keypoint coordinates (0 where none is visible)."""
-    visibility = gt_keypoints_2d[..., 2:3]
-    absolute_error = ((pred_keypoints_2d - gt_keypoints_2d[..., :2]).abs() * visibility).sum(dim=(1, 2))
-    return absolute_error / (visibility.sum(dim=(1, 2)) * 2).clamp(min=1.0)
+    absolute_error, coordinates = keypoint_error_sums(pred_keypoints_2d, gt_keypoints_2d)
+    return absolute_error / coordinates.clamp(min=1.0)

@@ -222,6 +222,11 @@ def resolve_settings(
                 f"DATA_DIR {data_dir} is not a folder: point it at the folder holding lsp/, lsp_ext/, up-s1h/, "
                 "mosh/, or leave it None to use generated data"
             )
+    if preset.encoder_weights is not None and not Path(preset.encoder_weights).is_file():
+        raise ParameterError(
+            f"the {PRESET} preset starts every run from the encoder {preset.encoder_weights}, which is missing: "
+            "restore it from git (git checkout -- hybridlib/assets) or rebuild it with make pretrained-encoder"
+        )
     seeds = _seeds(SEEDS, preset)
     out_dir = Path(OUT_DIR) if OUT_DIR is not None else default_out_dir(study, PRESET)
     _check_writable(out_dir)

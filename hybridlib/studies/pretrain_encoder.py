@@ -41,13 +41,15 @@ from hybridlib.studies.provenance import git_commit
 from hybridlib.training.batches import training_set
 from hybridlib.training.config import TrainConfig
 from hybridlib.training.loop import train
+from hybridlib.training.loss_log import read_loss_log, training_seconds
 
 
 @dataclass(frozen=True)
 class PretrainRecipe:
     """How the shared encoder is made: its data (generated, seed disjoint from the studies'),
-    network, epochs and losses (w_kpr the studies', w_3d = w_kpr / 5 as SPIN weighs its 3D
-    against its 2D keypoints), and how many held-out test images each epoch is measured on."""
+    network, epochs, learning rate (its last epoch at ``final_lr_factor`` × ``lr``, a step
+    decay) and losses (w_kpr the studies', w_3d = w_kpr / 5 as SPIN weighs its 3D against its
+    2D keypoints), and how often and on how many held-out test images it is measured."""
 
     data: GeneratedData = field(default_factory=lambda: GeneratedData(lsp=2000, lspet=40000, mosh=200, seed=1000))
     backbone: str = "resnet18"
@@ -55,6 +57,7 @@ class PretrainRecipe:
     epochs: int = 3
     batch_size: int = 8
     lr: float = 3e-4
+    final_lr_factor: float = 0.1
     w_kpr: float = 60.0
     w_3d: float = 12.0
     seed: int = 0
@@ -62,8 +65,9 @@ class PretrainRecipe:
     evaluation_images: int = 300
     precision: str = "auto"
 
-    def train_config(self, data_dir: Path, max_steps: int | None = None) -> TrainConfig:
-        """The training run, stopped after ``max_steps`` steps (a later call resumes it)."""
+    def train_config(self, data_dir: Path, max_steps: int | None = None, lr: float | None = None) -> TrainConfig:
+        """The training run, stopped after ``max_steps`` steps (a later call resumes it), at
+        learning rate ``lr`` (None: the recipe's)."""
         return TrainConfig(
             data_root=str(data_dir),
             out_dir=str(runs_root() / "pretrain_encoder" / f"{self.backbone}-{self.image_size}px-seed{self.seed}"),
@@ -76,7 +80,7 @@ class PretrainRecipe:
             w_mr=0.0,
             w_3d=self.w_3d,
             batch_size=self.batch_size,
-            lr_generator=self.lr,
+            lr_generator=self.lr if lr is None else lr,
             epochs=self.epochs,
             max_steps=max_steps,
             seed=self.seed,
@@ -84,13 +88,22 @@ class PretrainRecipe:
             precision=self.precision,
         )
 
+    def stops(self, steps_per_epoch: int) -> list[tuple[int, float]]:
+        """(step, learning rate up to it) of every measurement: each ``evaluate_every_steps``,
+        where the last epoch's decay starts, and the end."""
+        total = self.epochs * steps_per_epoch
+        decay_from = (self.epochs - 1) * steps_per_epoch if self.epochs > 1 else total
+        steps = sorted({*range(self.evaluate_every_steps, total, self.evaluate_every_steps), decay_from, total})
+        return [(step, self.lr if step <= decay_from else self.lr * self.final_lr_factor) for step in steps]
+
 
 def pretrain_encoder(
     recipe: PretrainRecipe = PretrainRecipe(), out_path: Path = PRETRAINED_ENCODER, data_dir: Path | None = None
 ) -> Path:
-    """Generate the recipe's data (or use the generated set ``data_dir``), train epoch by epoch
-    with a measurement after each, and write the encoder to ``out_path`` (with ``.curve.csv``,
-    ``.png`` and ``.json`` beside it)."""
+    """Generate the recipe's data (or use the generated set ``data_dir``), train with a
+    measurement at each of the recipe's stops, and write the encoder to ``out_path`` (with
+    ``.curve.csv``, ``.png`` and ``.json`` beside it). The curve is kept in the run folder as it
+    grows, so an interrupted call resumes without losing its measurements."""
     started = time.perf_counter()
     if data_dir is None:
         data_dir = data_root() / recipe.data.folder_name
@@ -98,10 +111,13 @@ def pretrain_encoder(
         generate_dataset(data_dir, GeneratorConfig(**sizes, seed=recipe.data.seed))
     generated_seconds = time.perf_counter() - started
     training_images = len(training_set(recipe.train_config(data_dir)))
-    total_steps = recipe.epochs * (training_images // recipe.batch_size)
-    curve = []
-    for steps in [*range(recipe.evaluate_every_steps, total_steps, recipe.evaluate_every_steps), total_steps]:
-        result = train(recipe.train_config(data_dir, steps))
+    stops = recipe.stops(training_images // recipe.batch_size)
+    curve_path = Path(recipe.train_config(data_dir).out_dir) / "curve.csv"
+    curve = pd.read_csv(curve_path).to_dict("records") if curve_path.is_file() else []
+    for steps, lr in stops:
+        result = train(recipe.train_config(data_dir, steps, lr))
+        if any(row["steps"] == result.steps for row in curve):
+            continue  # measured before an interruption
         measured = evaluate_checkpoint(
             result.checkpoint_path, data_dir, EvaluationConfig(max_images=recipe.evaluation_images, progress=False)
         ).iloc[0]
@@ -109,15 +125,17 @@ def pretrain_encoder(
             {
                 "steps": result.steps,
                 "images_seen": result.steps * recipe.batch_size,
+                "lr": lr,
                 "pck_0.2": measured["pck_0.2"],
                 "pa_mpjpe_mm": measured["pa_mpjpe_mm"],
                 "mpjpe_mm": measured["mpjpe_mm"],
                 "kpr_loss": measured["kpr_loss"],
-                "wall_seconds": round(time.perf_counter() - started, 1),
+                "training_seconds": round(training_seconds(read_loss_log(result.log_path)), 1),
             }
         )
+        atomic_write_text(curve_path, pd.DataFrame(curve).to_csv(index=False), what="learning curve")
         print(
-            f"step {result.steps}/{total_steps}: PCK@0.2 {measured['pck_0.2']:.1f} %, "
+            f"step {result.steps}/{stops[-1][0]}: PCK@0.2 {measured['pck_0.2']:.1f} %, "
             f"PA-MPJPE {measured['pa_mpjpe_mm']:.1f} mm on {recipe.evaluation_images} held-out images",
             flush=True,
         )

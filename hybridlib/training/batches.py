@@ -95,9 +95,15 @@ def run_loader(
 
 def training_set(config: TrainConfig) -> torch.utils.data.Dataset:
     """The run's training images: LSP train (+ LSP extended), augmented as configured, the first
-    ``max_images`` of them when set; refused when fewer than one batch."""
+    ``max_images`` of them when set; refused when fewer than one batch. Silhouettes are read only
+    for a run with L_mr (w_mr > 0)."""
     augmentation = AugmentationConfig(image_size=config.image_size, augment=config.augment)
-    data = DataConfig(root=Path(config.data_root), use_lspet=config.use_lspet, augmentation=augmentation)
+    data = DataConfig(
+        root=Path(config.data_root),
+        use_lspet=config.use_lspet,
+        use_silhouettes=config.w_mr > 0,
+        augmentation=augmentation,
+    )
     dataset = build_dataset(data, "train", seed=config.seed)
     if config.max_images is not None:
         dataset = torch.utils.data.Subset(dataset, range(min(config.max_images, len(dataset))))

@@ -8,7 +8,9 @@ Per-step losses go to ``out_dir/losses.csv``; checkpoints (atomic) to ``out_dir/
 every ``checkpoint_every`` steps, at the end, and when the run is interrupted (Ctrl-C finishes
 the current step first). ``train(config)`` on an ``out_dir`` with a checkpoint resumes from it
 and gives the same numbers as an uninterrupted run (on CPU): the data order, augmentation,
-dropout and critic samples are all drawn from saved or step-derived random states.
+dropout and critic samples are all drawn from saved or step-derived random states. A resumed
+run takes the learning rates of the configuration it is called with (a schedule may lower them
+between calls).
 """
 
 from __future__ import annotations
@@ -161,7 +163,10 @@ def _restore(
         sampler.generator.set_state(state["rng"]["critic_sampler"])
     for name, optimizer in optimizers.items():
         if optimizer is not None:
+            learning_rates = [group["lr"] for group in optimizer.param_groups]  # the configuration's
             optimizer.load_state_dict(state[name])
+            for group, learning_rate in zip(optimizer.param_groups, learning_rates, strict=True):
+                group["lr"] = learning_rate  # a run resumed with another learning rate continues with it
     torch.set_rng_state(state["rng"]["torch"])
     if torch.cuda.is_available() and state["rng"].get("cuda") is not None:
         torch.cuda.set_rng_state_all(state["rng"]["cuda"])
@@ -252,7 +257,8 @@ def _train(config: TrainConfig, device: torch.device, context: DistributedContex
                     seconds = round(time.perf_counter() - started, 3)
                     log.write({"step": progress.step, "epoch": progress.epoch, **logs, "seconds": seconds})
                 bar.update(1)
-                bar.set_postfix(kpr=f"{logs['loss_kpr']:.4f}", mr=f"{logs['loss_mr']:.1f}")
+                shown = {"kpr": f"{logs['loss_kpr']:.4f}", "mr": f"{logs['loss_mr']:.1f}"}
+                bar.set_postfix(shown | ({"3d": f"{logs['loss_3d']:.4f}"} if "loss_3d" in logs else {}))
                 if context.is_main:
                     reporter.report(progress.step)
                 # the epoch rolls over before a checkpoint: a resume starts at the next batch

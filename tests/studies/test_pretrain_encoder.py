@@ -24,8 +24,9 @@ def test_pretraining_writes_the_encoder_its_curve_and_provenance_and_resumes(gen
     pretrain_encoder(recipe, out, data_dir=generated_root)
 
     curve = pd.read_csv(out.with_suffix(".curve.csv"))
-    assert curve["steps"].tolist() == [4, 8, 10]  # 20 training images (6 LSP + 14 LSPET) / 4 × 2 epochs
-    assert curve["images_seen"].tolist() == [16, 32, 40]
+    # 20 training images (6 LSP + 14 LSPET) / 4: 5 steps an epoch; every 4 steps, at the decay and the end
+    assert curve["steps"].tolist() == [4, 5, 8, 10] and curve["images_seen"].tolist() == [16, 20, 32, 40]
+    assert curve["lr"].tolist() == [recipe.lr, recipe.lr, recipe.lr * 0.1, recipe.lr * 0.1]
     assert curve["pa_mpjpe_mm"].between(1, 2000).all() and curve["pck_0.2"].between(0, 100).all()
     assert out.with_suffix(".png").stat().st_size > 0
     run_dir = recipe.train_config(generated_root).out_dir
@@ -38,11 +39,14 @@ def test_pretraining_writes_the_encoder_its_curve_and_provenance_and_resumes(gen
     assert read_encoder_weights(out)["provenance"] == provenance
     assert provenance["summary"] in encoder_origin("resnet18", True, out)
 
+    state = torch.load(f"{run_dir}/checkpoint.pt", weights_only=True)
+    assert state["optimizer_generator"]["param_groups"][0]["lr"] == recipe.lr * 0.1  # the last epoch's
     trained, _, steps = load_trained(f"{run_dir}/checkpoint.pt", precision="fp32")
     loaded = Encoder("resnet18", weights_path=out)
     assert steps == 10
     for name, value in trained.model.encoder.network.state_dict().items():
         torch.testing.assert_close(loaded.network.state_dict()[name], value.half().to(value.dtype), msg=name)
 
-    pretrain_encoder(recipe, out, data_dir=generated_root)  # again: resumed, nothing retrained
+    pretrain_encoder(recipe, out, data_dir=generated_root)  # again: resumed, nothing retrained or re-measured
     assert len(read_loss_log(f"{run_dir}/losses.csv")) == 10
+    pd.testing.assert_frame_equal(pd.read_csv(out.with_suffix(".curve.csv")), curve)
