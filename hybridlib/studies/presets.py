@@ -5,7 +5,9 @@
 - ``demo``: what ``make demo`` runs — small but real training on generated data, 1 seed, minutes.
 - ``cpu``: a real, reduced study on this kind of machine — ResNet-18 at 128 px on the full
   generated LSP / LSPET-format set, 5 epochs (Table 1) and 1 epoch (Table 2) instead of 120,
-  3 seeds (the wall time of each study is in its ``provenance.json``).
+  3 seeds (the wall time of each study is in its ``provenance.json``). Every run starts from one
+  shared encoder pretrained on generated images with 3D truth (:data:`PRETRAINED_ENCODER`,
+  committed; :mod:`hybridlib.studies.pretrain_encoder`) where the paper starts from ImageNet.
 - ``paper``: the authors' settings — ResNet-50, 224 px, batch 8, 120 epochs, the full body
   model; meant for a GPU and for real data (DATA_DIR).
 
@@ -90,7 +92,7 @@ PRESETS: dict[str, Preset] = {
             name="cpu", generated_data=GeneratedData(lsp=2000, lspet=10000, mosh=20000),
             body_model=str(OPEN_BODY_MODEL), backbone="resnet18", image_size=128, batch_size=8,
             epochs_lsp=5, epochs_lspet=1, overfit_steps=200, seeds=(0, 1, 2),
-            num_workers=1,
+            num_workers=1, encoder_weights=str(PRETRAINED_ENCODER),
         ),
         Preset(
             name="paper", generated_data=GeneratedData(lsp=2000, lspet=10000, mosh=20000),

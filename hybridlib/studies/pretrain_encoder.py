@@ -13,10 +13,10 @@ and backgrounds), supervised with the generated 3D truth — pose, β, 3D keypoi
 over the other (no silhouette, no critic). Only the encoder is kept (float16, loaded with
 ``weights_only``); each study run starts a fresh regressor on it.
 
-After every epoch the network is evaluated on the held-out LSP test half of its own set; the
-learning curve goes to ``<out>.curve.csv`` and ``.png``, the recipe and measurements into the
-weights file's provenance and ``<out>.json``. Interrupted, it resumes (the training run's
-checkpoint is in ``runs/pretrain_encoder/``).
+Every 2,500 steps the network is evaluated on the held-out LSP test half of its own set; the
+learning curve goes to ``results/pretrained_encoder/<name>.curve.csv`` and ``.png``, the recipe
+and measurements into the weights file's provenance and the ``.json`` beside it. Interrupted,
+it resumes (the training run's checkpoint is in ``runs/pretrain_encoder/``).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from hybridlib.data.generate import GeneratorConfig, generate_dataset
 from hybridlib.evaluation.evaluate import EvaluationConfig, evaluate_checkpoint
 from hybridlib.machine import machine_description
 from hybridlib.models.encoder import save_encoder_weights
-from hybridlib.paths import data_root, runs_root
+from hybridlib.paths import data_root, results_root, runs_root
 from hybridlib.studies.presets import PRETRAINED_ENCODER, GeneratedData
 from hybridlib.studies.provenance import git_commit
 from hybridlib.training.batches import training_set
@@ -101,10 +101,11 @@ def pretrain_encoder(
     recipe: PretrainRecipe = PretrainRecipe(), out_path: Path = PRETRAINED_ENCODER, data_dir: Path | None = None
 ) -> Path:
     """Generate the recipe's data (or use the generated set ``data_dir``), train with a
-    measurement at each of the recipe's stops, and write the encoder to ``out_path`` (with
-    ``.curve.csv``, ``.png`` and ``.json`` beside it). The curve is kept in the run folder as it
-    grows, so an interrupted call resumes without losing its measurements."""
-    started = time.perf_counter()
+    measurement at each of the recipe's stops, and write the encoder to ``out_path`` (its
+    provenance in the ``.json`` beside it, the curve in ``results/pretrained_encoder/``). The
+    curve is kept in the run folder as it grows, so an interrupted call resumes without losing
+    its measurements."""
+    started, commit = time.perf_counter(), git_commit()  # the code that runs, read before it runs
     if data_dir is None:
         data_dir = data_root() / recipe.data.folder_name
         sizes = {"lsp": recipe.data.lsp, "lspet": recipe.data.lspet, "mosh": recipe.data.mosh}
@@ -150,7 +151,7 @@ def pretrain_encoder(
         "recipe": json.dumps(asdict(recipe)),
         "data": str(data_dir),
         "generator": (data_dir / "generator_config.json").read_text(),
-        "commit": git_commit(),
+        "commit": commit,
         "machine": machine_description(),
         "precision": result.precision.reason,
         "generation_seconds": round(generated_seconds, 1),
@@ -158,9 +159,10 @@ def pretrain_encoder(
         "curve": curve_table.to_csv(index=False),
     }
     save_encoder_weights(result.networks.model.encoder, out_path, provenance)
-    atomic_write_text(out_path.with_suffix(".curve.csv"), curve_table.to_csv(index=False), what="learning curve")
     atomic_write_text(out_path.with_suffix(".json"), json.dumps(provenance, indent=1) + "\n", what="provenance")
-    _plot_curve(curve_table, out_path.with_suffix(".png"))
+    figures = results_root() / "pretrained_encoder"
+    atomic_write_text(figures / f"{out_path.stem}.curve.csv", curve_table.to_csv(index=False), what="learning curve")
+    _plot_curve(curve_table, figures / f"{out_path.stem}.curve.png")
     print(f"wrote {out_path} ({out_path.stat().st_size / 1e6:.1f} MB) in {provenance['wall_seconds']:.0f} s")
     return out_path
 

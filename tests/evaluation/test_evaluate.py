@@ -32,6 +32,8 @@ def test_evaluating_a_checkpoint_gives_one_row_with_every_metric(generated_root,
         "critic_score",
         "mpjpe_mm",
         "pa_mpjpe_mm",
+        "kpr_loss_authors",
+        "mr_loss_authors",
     ):
         assert math.isfinite(row[column].item()), column
     assert 0 <= row["silhouette_iou"].item() <= 1 and row["mpjpe_mm"].item() > row["pa_mpjpe_mm"].item()

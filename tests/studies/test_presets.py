@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from hybridlib.models.encoder import read_encoder_weights
 from hybridlib.studies import PRESETS, ParameterError, resolve_settings
+from hybridlib.studies.presets import PRETRAINED_ENCODER
 from hybridlib.training import TrainConfig
 
 
@@ -58,3 +62,12 @@ def test_presets_train_in_auto_precision_and_precision_can_be_set_per_study(tmp_
     assert settings.preset.precision == "bf16-mixed" and settings.parameters["PRECISION"] == "bf16-mixed"
     with pytest.raises(ParameterError, match=r"PRECISION must be one of \('fp32', 'bf16-mixed', 'auto'\)"):
         resolve_settings("01_overfit_8_images", PRECISION="fp16", OUT_DIR=str(tmp_path))
+
+
+def test_the_cpu_preset_starts_from_the_committed_encoder_and_refuses_to_run_without_it(monkeypatch, tmp_path):
+    assert PRESETS["cpu"].encoder_weights == str(PRETRAINED_ENCODER)
+    assert read_encoder_weights(PRETRAINED_ENCODER)["backbone"] == PRESETS["cpu"].backbone
+    missing = replace(PRESETS["cpu"], encoder_weights=str(tmp_path / "gone.pt"))
+    monkeypatch.setitem(PRESETS, "cpu", missing)
+    with pytest.raises(ParameterError, match=r"gone\.pt, which is missing: .*make pretrained-encoder"):
+        resolve_settings("02_lsp_ablation", PRESET="cpu")

@@ -23,12 +23,13 @@ def test_pretraining_writes_the_encoder_its_curve_and_provenance_and_resumes(gen
     out = tmp_path / "encoder.pt"
     pretrain_encoder(recipe, out, data_dir=generated_root)
 
-    curve = pd.read_csv(out.with_suffix(".curve.csv"))
+    curve_file = tmp_path / "workspace" / "results" / "pretrained_encoder" / "encoder.curve.csv"
+    curve = pd.read_csv(curve_file)
     # 20 training images (6 LSP + 14 LSPET) / 4: 5 steps an epoch; every 4 steps, at the decay and the end
     assert curve["steps"].tolist() == [4, 5, 8, 10] and curve["images_seen"].tolist() == [16, 20, 32, 40]
     assert curve["lr"].tolist() == [recipe.lr, recipe.lr, recipe.lr * 0.1, recipe.lr * 0.1]
     assert curve["pa_mpjpe_mm"].between(1, 2000).all() and curve["pck_0.2"].between(0, 100).all()
-    assert out.with_suffix(".png").stat().st_size > 0
+    assert curve_file.with_suffix(".png").stat().st_size > 0
     run_dir = recipe.train_config(generated_root).out_dir
     log = read_loss_log(f"{run_dir}/losses.csv")
     assert len(log) == 10 and (log["loss_3d"] > 0).all() and (log["loss_mr"] == 0).all()
@@ -49,4 +50,4 @@ def test_pretraining_writes_the_encoder_its_curve_and_provenance_and_resumes(gen
 
     pretrain_encoder(recipe, out, data_dir=generated_root)  # again: resumed, nothing retrained or re-measured
     assert len(read_loss_log(f"{run_dir}/losses.csv")) == 10
-    pd.testing.assert_frame_equal(pd.read_csv(out.with_suffix(".curve.csv")), curve)
+    pd.testing.assert_frame_equal(pd.read_csv(curve_file), curve)

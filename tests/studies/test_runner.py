@@ -70,6 +70,23 @@ def test_runs_differing_in_any_setting_never_share_a_folder(settings, tmp_path):
     assert len(others) == 4 and str(folder) not in others
 
 
+def test_runs_from_another_encoder_file_never_share_a_folder_whatever_its_path(settings, tmp_path):
+    spec = RunSpec("combined")
+    weights = tmp_path / "encoder.pt"
+    weights.write_bytes(b"first build")
+    with_encoder = replace(settings, preset=replace(settings.preset, encoder_weights=str(weights)))
+    first = train_config(with_encoder, spec, tmp_path / "data").out_dir
+    assert train_config(with_encoder, spec, tmp_path / "data").encoder_weights == str(weights)
+    assert first != train_config(settings, spec, tmp_path / "data").out_dir
+    weights.write_bytes(b"a rebuilt encoder")  # same path, new content: a new folder
+    assert train_config(with_encoder, spec, tmp_path / "data").out_dir != first
+    moved = tmp_path / "elsewhere.pt"
+    weights.rename(moved)
+    moved.write_bytes(b"first build")  # the first content at another path: its folder again
+    at_new_path = replace(settings, preset=replace(settings.preset, encoder_weights=str(moved)))
+    assert train_config(at_new_path, spec, tmp_path / "data").out_dir == first
+
+
 def test_a_given_data_folder_is_checked_and_used_as_it_is(settings, tmp_path, generated_root):
     data_dir = tmp_path / "my data"
     shutil.copytree(generated_root, data_dir)
