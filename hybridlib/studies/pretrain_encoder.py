@@ -175,7 +175,11 @@ def _plot_curve(curve: pd.DataFrame, path: Path) -> None:
     for axis, column, label in ((left, "pck_0.2", "PCK@0.2 (%)"), (right, "pa_mpjpe_mm", "PA-MPJPE (mm)")):
         axis.plot(curve["images_seen"] / 1000, curve[column], marker="o", color="tab:blue")
         axis.plot(
-            curve["images_seen"][decayed] / 1000, curve[column][decayed], "o", color="tab:orange", label="lr ÷ 10"
+            curve["images_seen"][decayed] / 1000,
+            curve[column][decayed],
+            "o",
+            color="tab:orange",
+            label="decayed learning rate",
         )
         axis.set(xlabel="training images seen (thousands)", ylabel=label)
     left.set_title("held-out generated LSP test half", fontsize=10)
