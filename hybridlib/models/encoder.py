@@ -3,7 +3,7 @@
 ResNet-50 gives HMR's 2048-d feature; resnet18/34 (512-d) are for CPU presets. Starting
 weights are loaded from ``weights_path`` — torchvision's ImageNet file, or an encoder-weights
 file of hybridlib's own (:func:`save_encoder_weights`: the trunk in float16 with its
-provenance, e.g. the encoder pretrained on generated data, :mod:`hybridlib.training.pretrain`)
+provenance, e.g. the encoder pretrained on generated data, :mod:`hybridlib.studies.pretrain_encoder`)
 — or, when present, from torchvision's download cache (``$TORCH_HOME/hub/checkpoints``);
 hybridlib never downloads them (a download on a machine without network hangs). Without
 weights the encoder starts from random initialisation with one warning that says where to put

@@ -41,8 +41,9 @@ class Networks:
 @dataclass(frozen=True)
 class NetworkConfig:
     """The architecture: encoder backbone, critic kind ("none", "without_rotation",
-    "with_rotation", "hmr"), IEF stages and dropout, the encoder's ImageNet weights (a file;
-    None = torchvision's cache if present) and whether to use them at all."""
+    "with_rotation", "hmr"), IEF stages and dropout, the encoder's starting weights (torchvision's
+    ImageNet file or a hybridlib encoder-weights file; None = torchvision's cache if present) and
+    whether to use them at all."""
 
     backbone: str = "resnet50"
     critic: str = "with_rotation"

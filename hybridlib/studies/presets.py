@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hybridlib.body_model import OPEN_BODY_MODEL, OPEN_BODY_MODEL_LITE
-from hybridlib.paths import REPOSITORY_ROOT, data_root, results_root
+from hybridlib.paths import data_root, results_root
 from hybridlib.precision import PRECISIONS
 
 
@@ -46,7 +46,7 @@ class GeneratedData:
 
 # The cpu preset's shared starting point: resnet18 pretrained on generated images with 3D truth
 # (python -m hybridlib.studies.pretrain_encoder; its provenance is in the .json beside it).
-PRETRAINED_ENCODER = REPOSITORY_ROOT / "hybridlib" / "assets" / "encoder_resnet18_128px_generated_3d.pt"
+PRETRAINED_ENCODER = Path(__file__).resolve().parents[1] / "assets" / "encoder_resnet18_128px_generated_3d.pt"
 
 
 @dataclass(frozen=True)

@@ -168,12 +168,22 @@ def pretrain_encoder(
 
 
 def _plot_curve(curve: pd.DataFrame, path: Path) -> None:
+    """PCK@0.2 (%) and PA-MPJPE (mm) against the training images seen, the decayed steps marked."""
     figure = Figure(figsize=(8, 3))
     left, right = figure.subplots(1, 2)
-    left.plot(curve["images_seen"], 100 * curve["pck_0.2"], marker="o")
-    left.set(xlabel="training images seen", ylabel="PCK@0.2 (%)", title="held-out generated LSP test half")
-    right.plot(curve["images_seen"], curve["pa_mpjpe_mm"], marker="o")
-    right.set(xlabel="training images seen", ylabel="PA-MPJPE (mm)")
+    decayed = curve["lr"] < curve["lr"].max()
+    for axis, column, label in ((left, "pck_0.2", "PCK@0.2 (%)"), (right, "pa_mpjpe_mm", "PA-MPJPE (mm)")):
+        axis.plot(curve["images_seen"] / 1000, curve[column], marker="o", color="tab:blue")
+        axis.plot(
+            curve["images_seen"][decayed] / 1000,
+            curve[column][decayed],
+            "o",
+            color="tab:orange",
+            label="decayed learning rate",
+        )
+        axis.set(xlabel="training images seen (thousands)", ylabel=label)
+    left.set_title("held-out generated LSP test half", fontsize=10)
+    left.legend(loc="lower right")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
 

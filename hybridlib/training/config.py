@@ -6,7 +6,8 @@ A loss is switched off by a zero weight: KPR only = ``w_mr=0``; MR only = ``w_kp
 no critic = ``critic="none"``; the HMR baseline = ``critic="hmr"`` (its least-squares
 discriminator) with ``w_mr=0``. The loss-weight schedule the paper suggests as future work:
 ``w_mr_ramp_fraction=f`` raises w_mr linearly from 0 to its value over the first fraction f
-of the training steps (then constant).
+of the training steps (then constant). ``w_3d > 0`` adds the generated 3D truth's supervision
+(pretraining the cpu preset's encoder only: :mod:`hybridlib.studies.pretrain_encoder`).
 
 ``precision`` ("fp32", "bf16-mixed", "auto") is the encoder's numeric precision
 (:mod:`hybridlib.precision`): the class default is the float32 baseline, the studies'
@@ -39,7 +40,7 @@ class TrainConfig:
     use_lspet: bool = False
     image_size: int = 224
     backbone: str = "resnet50"
-    encoder_weights: str | None = None  # ImageNet weights file; None = torchvision's cache if present
+    encoder_weights: str | None = None  # torchvision's ImageNet file or a hybridlib encoder-weights file; None = cache
     pretrained: bool = True
     body_model: str | None = None  # None = the embedded open model
     critic: Literal["none", "without_rotation", "with_rotation", "hmr"] = "with_rotation"

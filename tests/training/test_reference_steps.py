@@ -57,6 +57,7 @@ def _assert_rows_close(actual: list[dict[str, float | None]], expected: list[dic
 def test_train_logs_the_recorded_losses(generated_root, tmp_path, name):
     run = train(tiny_run_config(generated_root, tmp_path / name, **RUNS[name]))
     log = read_loss_log(run.log_path).drop(columns="seconds")
+    assert log.pop("loss_3d").isna().all()  # logged only by pretraining (w_3d > 0), recorded before it existed
     rows = [
         {key: (None if np.isnan(value) else float(value)) for key, value in row.items()}
         for row in log.to_dict("records")
