@@ -55,13 +55,26 @@ def save_encoder_weights(encoder: Encoder, path: str | Path, provenance: dict[st
     return atomic_write(path, lambda handle: torch.save(payload, handle), what="encoder weights")
 
 
+def _load_payload(path: str | Path) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated, corrupt or not a torch file: torch's message names neither
+        raise ValueError(
+            f"encoder weights {path} cannot be read ({type(error).__name__}): the file is truncated or not a "
+            "weights file. Restore it (git checkout -- hybridlib/assets) or rebuild it with make pretrained-encoder"
+        ) from error
+
+
+def _is_ours(payload: Any) -> bool:
+    return isinstance(payload, dict) and payload.get("format") == ENCODER_WEIGHTS_FORMAT
+
+
 def read_encoder_weights(path: str | Path) -> dict[str, Any] | None:
     """The contents of a :func:`save_encoder_weights` file (``format``, ``backbone``,
     ``state_dict``, ``provenance``), or None when ``path`` holds something else (torchvision's
-    ImageNet state dict)."""
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    is_ours = isinstance(payload, dict) and payload.get("format") == ENCODER_WEIGHTS_FORMAT
-    return payload if is_ours else None
+    ImageNet state dict); a file torch cannot read is refused naming it."""
+    payload = _load_payload(path)
+    return payload if _is_ours(payload) else None
 
 
 def encoder_origin(backbone: str, pretrained: bool, weights_path: str | Path | None = None) -> str:
@@ -117,9 +130,9 @@ class Encoder(nn.Module):
 def _load_weights(network: nn.Module, path: Path, backbone: str) -> None:
     """Load torchvision's ImageNet state dict, or a hybridlib encoder-weights file (no
     classifier, float16), into a freshly built ``network``."""
-    ours = read_encoder_weights(path)
-    if ours is None:
-        network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    ours = _load_payload(path)  # loaded once, whichever kind it is
+    if not _is_ours(ours):
+        network.load_state_dict(ours)
         return
     if ours["backbone"] != backbone:
         raise ValueError(

@@ -76,3 +76,10 @@ def test_an_imagenet_state_dict_is_not_taken_for_an_encoder_weights_file(tmp_pat
     path = tmp_path / "imagenet.pth"
     torch.save(Encoder("resnet18", pretrained=False).network.state_dict(), path)
     assert read_encoder_weights(path) is None
+
+
+def test_a_truncated_encoder_weights_file_is_refused_naming_it_and_the_fix(tmp_path):
+    path = save_encoder_weights(Encoder("resnet18", pretrained=False), tmp_path / "encoder.pt", {})
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ValueError, match=r"encoder\.pt cannot be read .*make pretrained-encoder"):
+        Encoder("resnet18", weights_path=path)
