@@ -128,15 +128,24 @@ def _apply_precision(
     return precision
 
 
+def _optimizers(config: TrainConfig, networks: Networks) -> dict[str, torch.optim.Optimizer | None]:
+    return {
+        "optimizer_generator": adam(networks.model.parameters(), config.lr_generator),
+        "optimizer_critic": None if networks.critic is None else adam(networks.critic.parameters(), config.lr_critic),
+    }
+
+
 def _checkpoint_state(
     config: TrainConfig,
     progress: _Progress,
     networks: Networks,
     optimizers: dict[str, torch.optim.Optimizer | None],
     sampler: RealBodySampler | None,
+    precision: PrecisionChoice,
 ) -> dict[str, Any]:
     return {
         "step": progress.step,
+        "precision": precision.to_dict(),
         "epoch": progress.epoch,
         "batch_in_epoch": progress.batch_in_epoch,
         "config": config.to_dict(),
@@ -181,6 +190,28 @@ def _data_parallel(model: nn.Module, device: torch.device, context: DistributedC
     return nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
+def write_initial_checkpoint(config: TrainConfig, model_state: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write the step-0 checkpoint of the run ``config`` describes: its networks as :func:`train`
+    builds them (and its precision, chosen as train chooses it), with ``model_state`` — e.g. a
+    pretrained network's encoder and regressor — loaded over the model when given. :func:`train`
+    then starts from it, and step 0 can be evaluated as any checkpoint. Refused when the run
+    folder already holds a checkpoint."""
+    if config.checkpoint_path.is_file():
+        raise FileExistsError(f"{config.checkpoint_path} exists: the run has started; remove its folder to restart it")
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    networks, sampler = _networks_and_real_bodies(config, device)
+    if model_state is not None:
+        networks.model.load_state_dict(model_state)
+    precision = _apply_precision(config, None, networks, device, DistributedContext())
+    optimizers = _optimizers(config, networks)
+    Path(config.out_dir).mkdir(parents=True, exist_ok=True)
+    save_checkpoint(
+        config.checkpoint_path, _checkpoint_state(config, _Progress(), networks, optimizers, sampler, precision)
+    )
+    return config.checkpoint_path
+
+
 def train(config: TrainConfig, wait_for_lock: bool = False) -> TrainResult:
     """Train (or resume) as configured; returns where the checkpoint and the loss log are.
     Under torchrun, every process runs this and process 0 writes the files. The run folder is
@@ -208,10 +239,7 @@ def _train(config: TrainConfig, device: torch.device, context: DistributedContex
     if config.compile:  # in place: the state dict keeps its keys, so checkpoints do not change
         networks.model.encoder.compile()
     adversary = adversarial_losses(config.critic)
-    optimizers = {
-        "optimizer_generator": adam(networks.model.parameters(), config.lr_generator),
-        "optimizer_critic": None if networks.critic is None else adam(networks.critic.parameters(), config.lr_critic),
-    }
+    optimizers = _optimizers(config, networks)
     progress = _Progress()
     if state is not None:
         progress = _restore(state, networks, optimizers, sampler)
@@ -226,8 +254,9 @@ def _train(config: TrainConfig, device: torch.device, context: DistributedContex
     def checkpoint() -> None:
         progress.last_saved_step = progress.step
         if context.is_main:
-            state = _checkpoint_state(config, progress, networks, optimizers, sampler)
-            save_checkpoint(config.checkpoint_path, {**state, "precision": precision.to_dict()})
+            save_checkpoint(
+                config.checkpoint_path, _checkpoint_state(config, progress, networks, optimizers, sampler, precision)
+            )
 
     batches_per_epoch = len(epoch_batches(dataset, config.batch_size, config.seed, 0, context))
     # checkpoints of earlier versions were written before the epoch rolled over

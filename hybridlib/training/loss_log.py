@@ -63,7 +63,11 @@ class LossLog:
 
     def __init__(self, path: Path) -> None:
         new = not path.is_file() or path.stat().st_size == 0
-        columns = LOG_COLUMNS if new else path.read_text().split("\n", 1)[0].split(",")
+        if new:
+            columns = LOG_COLUMNS
+        else:
+            with open(path, newline="") as existing:  # the header only: a long run's log is large
+                columns = existing.readline().rstrip("\r\n").split(",")
         self._file = open(path, "a", newline="")
         self._writer = csv.DictWriter(
             self._file, fieldnames=columns, restval="", extrasaction="ignore", lineterminator="\n"
