@@ -215,13 +215,17 @@ def render_silhouette(
     image_size: int = 224,
     supersampling: int = SUPERSAMPLING,
 ) -> np.ndarray:
-    """Filled silhouette mask (image_size, image_size) bool of a mesh (V,3), faces (F,3): the
-    pixels at least half covered (all faces are painted, so open meshes leave no holes)."""
+    """Silhouette mask (image_size, image_size) bool of a closed mesh (V,3), faces (F,3): the
+    pixels at least half covered by its front-facing faces. A closed surface's outline is that
+    of its front faces (the data generator draws ground-truth silhouettes so); painting them
+    alone takes half the triangles of painting every face."""
+    vertices = to_array(vertices).astype(np.float64)
+    faces = to_array(faces).astype(np.int64)
+    front_facing = faces[face_normals(vertices, faces)[:, 2] < 0.0]
     fine_size = image_size * supersampling
     projected = project_to_pixels(vertices, camera, fine_size)
-    faces = to_array(faces).astype(np.int64)
     canvas = np.zeros((fine_size, fine_size), np.uint8)
-    paint_triangles(canvas, projected[:, :2], faces, [255] * len(faces))
+    paint_triangles(canvas, projected[:, :2], front_facing, [255] * len(front_facing))
     return _downsample(canvas, image_size) >= 0.5
 
 

@@ -27,6 +27,7 @@ from scipy.spatial import cKDTree
 
 from hybridlib.losses.silhouette import REFERENCE_CROP_SIZE, foreground_pixel_centres
 from hybridlib.losses.weights import W_KPR
+from hybridlib.thread_pool import cpu_threads
 
 AUTHORS_BATCH_SIZE = 8
 AUTHORS_MR_DIVISOR = 6893.0  # the code divides by a shape[1] that reads coordinate columns, not points
@@ -44,22 +45,24 @@ def keypoint_error_sums(
 
 def mesh_error_sums(vertices_px: torch.Tensor, silhouettes: torch.Tensor, has_silhouette: torch.Tensor) -> torch.Tensor:
     """(B,) the authors' per-image MR (unweighted, 224-px scale, ÷ 6,893) of projected vertices
-    (B,V,2) in pixels of (B,S,S) silhouettes; NaN where there is no silhouette or no foreground."""
-    size = silhouettes.shape[-1]
-    scale = REFERENCE_CROP_SIZE / size
-    values = []
-    for vertices, silhouette, usable in zip(
-        vertices_px.detach().float().cpu(), silhouettes.cpu(), has_silhouette.cpu(), strict=True
-    ):
-        if not usable or not silhouette.any() or not torch.isfinite(vertices).all():
-            values.append(math.nan)
-            continue
-        pixels = foreground_pixel_centres(silhouette).numpy()
-        points = vertices.numpy()
-        to_foreground = cKDTree(pixels).query(points, p=2)[0].sum()  # Euclidean, every vertex
-        to_vertices = cKDTree(points).query(pixels, p=1)[0].sum()  # L1, every foreground pixel
-        values.append((scale * to_foreground + scale**3 * to_vertices) / AUTHORS_MR_DIVISOR)
-    return torch.tensor(values, dtype=torch.float64)
+    (B,V,2) in pixels of (B,S,S) silhouettes; NaN where there is no silhouette or no foreground.
+    One image per thread (the k-d tree searches release the GIL)."""
+    scale = REFERENCE_CROP_SIZE / silhouettes.shape[-1]
+    images = zip(vertices_px.detach().float().cpu(), silhouettes.cpu(), has_silhouette.cpu(), strict=True)
+    values = cpu_threads().map(lambda image: mesh_error_sum(*image, scale), images)
+    return torch.tensor(list(values), dtype=torch.float64)
+
+
+def mesh_error_sum(vertices: torch.Tensor, silhouette: torch.Tensor, usable: torch.Tensor, scale: float) -> float:
+    """One image's MR as :func:`mesh_error_sums` computes it: vertices (V,2) px, silhouette
+    (S,S), ``usable`` its has-silhouette flag, ``scale`` = 224 / S."""
+    if not usable or not silhouette.any() or not torch.isfinite(vertices).all():
+        return math.nan
+    pixels = foreground_pixel_centres(silhouette).numpy()
+    points = vertices.numpy()
+    to_foreground = cKDTree(pixels).query(points, p=2)[0].sum()  # Euclidean, every vertex
+    to_vertices = cKDTree(points).query(pixels, p=1)[0].sum()  # L1, every foreground pixel
+    return float((scale * to_foreground + scale**3 * to_vertices) / AUTHORS_MR_DIVISOR)
 
 
 def authors_validation_losses(

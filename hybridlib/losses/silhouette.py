@@ -23,16 +23,13 @@ Two implementations with the same value (|fast / dense − 1| about 1e-5 on gene
 
 from __future__ import annotations
 
-import functools
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import torch
 from torch.autograd.function import FunctionCtx, once_differentiable
 
 from hybridlib.geometry import nearest_foreground_indices
 from hybridlib.losses.nearest_points import mesh_loss_sample
+from hybridlib.thread_pool import cpu_threads
 
 REFERENCE_CROP_SIZE = 224  # the paper's input size: L_mr is reported in its pixels
 
@@ -99,13 +96,6 @@ def _sample_loss_and_gradient(
         with_gradient,
     )
     return value, gradient if with_gradient else None
-
-
-@functools.cache
-def _search_pool(workers: int, process_id: int) -> ThreadPoolExecutor:
-    """Threads kept for the per-sample searches: one pool per process (a forked child gets its
-    own) and per torch thread count."""
-    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hybridlib-mesh-loss")
 
 
 class _PrecomputedGradient(torch.autograd.Function):
@@ -184,9 +174,8 @@ def _per_sample_losses(
         nearest_numpy = (nearest_foreground if every_sample else nearest_foreground[usable]).cpu().numpy()
     points_numpy = points.detach().cpu().numpy()
     with_gradient = points.requires_grad
-    workers = max(1, torch.get_num_threads())
     largest_first = np.argsort(-masks.reshape(len(usable), -1).sum(axis=1), kind="stable")
-    found = _search_pool(workers, os.getpid()).map(
+    found = cpu_threads().map(
         lambda sample: _sample_loss_and_gradient(
             points_numpy[sample], masks[sample], nearest_numpy[sample], with_gradient
         ),
