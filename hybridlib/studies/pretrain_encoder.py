@@ -1,7 +1,7 @@
 """The cpu preset's shared starting point: an encoder pretrained on generated images with their
 3D truth, built once by a fixed recipe and committed (as the open body model is).
 
-    python -m hybridlib.studies.pretrain_encoder [--epochs 3] [--out PATH]   (or: make pretrained-encoder)
+    python -m hybridlib.studies.pretrain_encoder [--epochs 3] [--lspet 40000] [--out PATH]   (or: make pretrained-encoder)
 
 The paper starts every configuration from one ImageNet-pretrained ResNet-50; offline there are
 no ImageNet weights, and trained from random weights the cpu preset's networks stay at the
@@ -16,15 +16,18 @@ over the other (no silhouette, no critic). Only the encoder is kept (float16, lo
 Every 2,500 steps the network is evaluated on the held-out LSP test half of its own set; the
 learning curve goes to ``results/pretrained_encoder/<name>.curve.csv`` and ``.png``, the recipe
 and measurements into the weights file's provenance and the ``.json`` beside it. Interrupted,
-it resumes (the training run's checkpoint is in ``runs/pretrain_encoder/``).
+it resumes (the training run's checkpoint is in ``runs/pretrain_encoder/<recipe>/``, one folder
+per recipe). ``--epochs`` and ``--lspet`` (the number of generated LSPET-format training images)
+make another recipe, for an attempt at a better start: give it its own ``--out``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -65,12 +68,20 @@ class PretrainRecipe:
     evaluation_images: int = 300
     precision: str = "auto"
 
+    def run_name(self) -> str:
+        """The training run's folder name: network, seed and a digest of every setting that
+        changes the training (not where or on how many images it is measured), so that a
+        recipe never resumes another recipe's run."""
+        trained = {key: value for key, value in asdict(self).items() if key not in _MEASUREMENT_ONLY}
+        digest = hashlib.sha256(json.dumps(trained, sort_keys=True).encode()).hexdigest()[:8]
+        return f"{self.backbone}-{self.image_size}px-seed{self.seed}-{digest}"
+
     def train_config(self, data_dir: Path, max_steps: int | None = None, lr: float | None = None) -> TrainConfig:
         """The training run, stopped after ``max_steps`` steps (a later call resumes it), at
         learning rate ``lr`` (None: the recipe's)."""
         return TrainConfig(
             data_root=str(data_dir),
-            out_dir=str(runs_root() / "pretrain_encoder" / f"{self.backbone}-{self.image_size}px-seed{self.seed}"),
+            out_dir=str(runs_root() / "pretrain_encoder" / self.run_name()),
             use_lspet=True,
             image_size=self.image_size,
             backbone=self.backbone,
@@ -95,6 +106,9 @@ class PretrainRecipe:
         decay_from = (self.epochs - 1) * steps_per_epoch if self.epochs > 1 else total
         steps = sorted({*range(self.evaluate_every_steps, total, self.evaluate_every_steps), decay_from, total})
         return [(step, self.lr if step <= decay_from else self.lr * self.final_lr_factor) for step in steps]
+
+
+_MEASUREMENT_ONLY = ("evaluate_every_steps", "evaluation_images")
 
 
 def pretrain_encoder(
@@ -191,11 +205,18 @@ def _plot_curve(curve: pd.DataFrame, path: Path) -> None:
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=PretrainRecipe.epochs)
+    default_data = PretrainRecipe().data
+    parser.add_argument(
+        "--lspet", type=int, default=default_data.lspet, help="generated LSPET-format training images"
+    )
     parser.add_argument("--out", type=Path, default=PRETRAINED_ENCODER, help="the encoder weights file to write")
     args = parser.parse_args(argv)
     if args.epochs < 1:
         parser.error(f"--epochs must be ≥ 1, got {args.epochs}")
-    return pretrain_encoder(PretrainRecipe(epochs=args.epochs), args.out)
+    if args.lspet < 1:
+        parser.error(f"--lspet must be ≥ 1, got {args.lspet}")
+    recipe = PretrainRecipe(data=replace(default_data, lspet=args.lspet), epochs=args.epochs)
+    return pretrain_encoder(recipe, args.out)
 
 
 if __name__ == "__main__":

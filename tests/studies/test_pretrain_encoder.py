@@ -4,14 +4,16 @@ written in float16 with its provenance, and a second call that resumes rather th
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pandas as pd
+import pytest
 import torch
 
 from hybridlib.evaluation.evaluate import load_trained
 from hybridlib.models import Encoder
 from hybridlib.models.encoder import encoder_origin, read_encoder_weights
-from hybridlib.studies.pretrain_encoder import PretrainRecipe, pretrain_encoder
+from hybridlib.studies.pretrain_encoder import PretrainRecipe, main, pretrain_encoder
 from hybridlib.training.loss_log import read_loss_log
 
 
@@ -51,3 +53,24 @@ def test_pretraining_writes_the_encoder_its_curve_and_provenance_and_resumes(gen
     pretrain_encoder(recipe, out, data_dir=generated_root)  # again: resumed, nothing retrained or re-measured
     assert len(read_loss_log(f"{run_dir}/losses.csv")) == 10
     pd.testing.assert_frame_equal(pd.read_csv(curve_file), curve)
+
+
+def test_each_recipe_trains_in_a_run_folder_of_its_own():
+    base = PretrainRecipe()
+    others = (
+        replace(base, epochs=4),
+        replace(base, data=replace(base.data, lspet=80000)),
+        replace(base, lr=1e-4),
+        replace(base, seed=1),
+    )
+    assert len({recipe.run_name() for recipe in (base, *others)}) == 5
+    assert base.run_name().startswith("resnet18-128px-seed0-")
+    # how often and on how many images it is measured does not change the training
+    assert replace(base, evaluate_every_steps=1000, evaluation_images=50).run_name() == base.run_name()
+
+
+@pytest.mark.parametrize("arguments", [["--lspet", "0"], ["--epochs", "0"]])
+def test_the_command_refuses_empty_recipes(arguments, capsys):
+    with pytest.raises(SystemExit):
+        main(arguments)
+    assert arguments[0] in capsys.readouterr().err
