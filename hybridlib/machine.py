@@ -34,14 +34,27 @@ def cpu_flags() -> list[str]:
     return [flag for flag in _cpuinfo_field("flags").split() if flag.startswith(_RELEVANT_FLAGS)]
 
 
+def widest_vector_unit() -> str:
+    """The CPU's widest matrix / vector unit torch's kernels use: "amx", "avx512bf16", "avx512",
+    "avx2", or "" where none of them is listed. Machines of one model name differ in it (an AMD
+    EPYC with AVX2 only, another with AVX-512 and bf16), and so do their timings."""
+    flags = set(cpu_flags())
+    for unit, flag in (("amx", "amx_bf16"), ("avx512bf16", "avx512_bf16"), ("avx512", "avx512f"), ("avx2", "avx2")):
+        if flag in flags:
+            return unit
+    return ""
+
+
 def machine_name(device: torch.device | None = None) -> str:
-    """'cpu-<cores>c-<model>' or 'cuda-<device>' (for a CUDA ``device``; by default where CUDA
-    is available), file-name safe (the benchmark CSVs' names)."""
+    """'cpu-<cores>c-<model>-<widest vector unit>' or 'cuda-<device>' (for a CUDA ``device``; by
+    default where CUDA is available), file-name safe (the benchmark CSVs' names)."""
     if device.type == "cuda" if device is not None else torch.cuda.is_available():
-        label = f"cuda-{torch.cuda.get_device_name(device)}"
-    else:
-        label = f"cpu-{os.cpu_count()}c-{cpu_model()}"
-    return re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-").lower()[:80]
+        return _file_safe(f"cuda-{torch.cuda.get_device_name(device)}")[:80]
+    return _file_safe(f"cpu-{os.cpu_count()}c-{_file_safe(cpu_model())[:60]}-{widest_vector_unit()}")
+
+
+def _file_safe(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-").lower()
 
 
 def machine_description() -> str:
