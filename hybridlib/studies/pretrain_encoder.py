@@ -1,7 +1,8 @@
 """The cpu preset's shared starting point: an encoder pretrained on generated images with their
 3D truth, built once by a fixed recipe and committed (as the open body model is).
 
-    python -m hybridlib.studies.pretrain_encoder [--epochs 3] [--lspet 40000] [--out PATH]   (or: make pretrained-encoder)
+    python -m hybridlib.studies.pretrain_encoder [--epochs 3] [--lspet 40000] [--out PATH]
+    (or: make pretrained-encoder)
 
 The paper starts every configuration from one ImageNet-pretrained ResNet-50; offline there are
 no ImageNet weights, and trained from random weights the cpu preset's networks stay at the
@@ -206,9 +207,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=PretrainRecipe.epochs)
     default_data = PretrainRecipe().data
-    parser.add_argument(
-        "--lspet", type=int, default=default_data.lspet, help="generated LSPET-format training images"
-    )
+    parser.add_argument("--lspet", type=int, default=default_data.lspet, help="generated LSPET-format training images")
     parser.add_argument("--out", type=Path, default=PRETRAINED_ENCODER, help="the encoder weights file to write")
     args = parser.parse_args(argv)
     if args.epochs < 1:

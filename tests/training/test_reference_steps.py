@@ -48,6 +48,7 @@ def _tolerance(name: str, step: int) -> float:
         return 1e-3
     return 0.15 if name == "grad_norm_encoder" else 5e-3
 
+
 RUNS = {
     "kcs_with_rotation_combined": {"critic": "with_rotation", "w_mr": 0.001, "max_steps": 3},
     "kcs_without_rotation_all_stages": {
