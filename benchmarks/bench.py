@@ -319,7 +319,11 @@ def performance_doc(
 Written by `make bench` (`python -m benchmarks.bench`), which runs every benchmark side by side in
 one process and prints ratios next to their bars; absolute times drift on shared machines, the
 ratios measured a few seconds apart are the figures to compare. Raw tables:
-`results/benchmarks/<machine>.csv` and `<machine>-scaling.csv`.
+`results/benchmarks/<machine>.csv`, `<machine>-step-parts.csv` and `<machine>-scaling.csv`, one
+`<machine>` per CPU model, core count and widest vector unit (machines of one model differ: an
+AMD EPYC with AVX2 only ran the step 2.6–2.7× slower than one with AVX-512 in their CSVs, and
+emulates bf16), so every machine's last run stays beside the others; this page shows the last
+full run.
 
 - **train step / bare encoder**: one full training step (generator forward and backward with
   L_kpr + L_mr + the KCS critic's adversarial loss, Adam step, one WGAN-GP critic step) against
@@ -334,8 +338,9 @@ ratios measured a few seconds apart are the figures to compare. Raw tables:
 - **L_mr dense / fast**: the all-pairs reference against the fast path on the same batch (8
   generated samples, 224 px, the full 13,348-vertex open model), and their relative difference.
 - **losses under bf16 autocast**: L_kpr, L_mr and the adversarial loss of one batch with the
-  encoder under bfloat16 autocast (what `TrainConfig.precision="bf16-mixed"` does) against
-  float32, same weights and dropout masks; on a machine without CUDA it runs CPU autocast.
+  encoder, the IEF regressor and the critic under bfloat16 autocast (what
+  `TrainConfig.precision="bf16-mixed"` does) against float32, same weights and dropout masks; on
+  a machine without CUDA it runs CPU autocast.
 - **loader / consumption**: DataLoader samples/s with the preset's workers and augmentation
   against the samples/s a training step consumes.
 - **generator**: images/s on one core of `python -m hybridlib.data.generate`.

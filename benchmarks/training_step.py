@@ -31,7 +31,7 @@ from hybridlib.losses.adversarial import adversarial_losses
 from hybridlib.machine import machine_description
 from hybridlib.models import Encoder
 from hybridlib.models.forward import build_networks, predict_body
-from hybridlib.precision import PrecisionChoice, resolve_precision
+from hybridlib.precision import FP32, PrecisionChoice, resolve_precision
 from hybridlib.training import TrainConfig
 from hybridlib.training.critic_step import critic_update
 from hybridlib.training.distributed import DistributedContext
@@ -75,6 +75,7 @@ def _setup(
     choice = resolve_precision(precision, device, backbone, image_size, batch_size)
     encoder = Encoder(backbone, pretrained=False).to(device)
     choice.prepare_encoder(networks.model.encoder)
+    networks.precision = choice  # what the step runs the critic in
     choice.prepare_encoder(encoder)
     run = TrainingRun(
         config,
@@ -85,7 +86,6 @@ def _setup(
         adam(networks.critic.parameters(), config.lr_critic),
         sampler,
         DistributedContext(),
-        choice,
         device,
     )
     return _StepSetup(run, batch, encoder)
@@ -96,7 +96,7 @@ def _training_step(setup: _StepSetup) -> None:
 
 
 def _encoder_only(setup: _StepSetup) -> None:
-    precision = setup.run.precision
+    precision = setup.run.networks.precision
     images = precision.prepare_images(setup.batch.image)
     setup.encoder.zero_grad(set_to_none=True)
     with precision.autocast(setup.run.device):
@@ -126,7 +126,7 @@ def precision_step_times(
     seconds = median_seconds(*functions, repeats=repeats, device=device)
     peak_mib = {name: _peak_cuda_mib(setup, device) for name, setup in setups.items()}
     return {
-        name: (seconds[2 * index], seconds[2 * index + 1], setup.run.precision, peak_mib[name])
+        name: (seconds[2 * index], seconds[2 * index + 1], setup.run.networks.precision, peak_mib[name])
         for index, (name, setup) in enumerate(setups.items())
     }
 
@@ -186,20 +186,19 @@ def step_parts(
 
 def mixed_precision_loss_difference(data: Path, backbone: str, image_size: int, device: torch.device) -> float:
     """max |AMP / fp32 − 1| over L_kpr, L_mr and the adversarial loss of one training batch of 8:
-    the model under bfloat16 autocast (as ``precision="bf16-mixed"`` runs it: the encoder in
-    bf16, the IEF regressor in float32) against float32, the same weights and dropout masks.
-    Loss values only, not gradients."""
+    the networks under bfloat16 autocast (as ``precision="bf16-mixed"`` runs them: encoder,
+    regressor and critic in bf16, the body model and the losses in float32) against float32, the
+    same weights and dropout masks. Loss values only, not gradients."""
     setup = _setup(data, backbone, image_size, 8, device=device)
     networks, batch = setup.run.networks, setup.batch
     losses = []
-    for autocast in (False, True):
+    for precision in (FP32, PrecisionChoice("bf16-mixed", False, "bf16-mixed")):
+        networks.precision = precision  # generator_losses runs the critic in it
         torch.manual_seed(0)
         with torch.no_grad():
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            with precision.autocast(device):
                 thetas = networks.model(batch.image)
-            _, logs, _ = generator_losses(
-                setup.run.config, [theta.float() for theta in thetas], batch, networks, setup.run.adversary
-            )
+            _, logs, _ = generator_losses(setup.run.config, thetas, batch, networks, setup.run.adversary)
         losses.append(logs)
     fp32, mixed = losses
     return max(abs(mixed[name] / fp32[name] - 1.0) for name in ("loss_kpr", "loss_mr", "loss_adversarial"))

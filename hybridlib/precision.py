@@ -1,10 +1,10 @@
 """The numeric precision a run trains in, and the encoder's memory format.
 
 - ``"fp32"``: float32 everywhere (what SPIN-style trainers run).
-- ``"bf16-mixed"``: the encoder under ``torch.autocast`` with bfloat16 (its convolutions and
-  matmuls in bf16, its weights and optimiser state float32); the IEF regressor, the critic, the
-  body model, the projection and every loss in float32 (the regressor disables autocast itself;
-  the rest runs outside it).
+- ``"bf16-mixed"``: the encoder, the IEF regressor and the critic under ``torch.autocast``
+  with bfloat16 (their convolutions and matmuls in bf16, their weights and optimiser state
+  float32); Θ summed over the IEF stages in float32 and the critic's scores returned in float32;
+  the body model, the projection and every loss in float32 (they run outside autocast).
 - ``"auto"``: bf16-mixed where the device runs bf16 natively and faster, else fp32:
   CUDA with bf16 support (``torch.cuda.is_bf16_supported()``); a CPU with AMX-BF16 or
   AVX512-BF16 when a short probe — the run's encoder, forward + backward at its batch and image
@@ -47,7 +47,7 @@ class PrecisionChoice:
     reason: str
 
     def autocast(self, device: torch.device) -> AbstractContextManager:
-        """The context the encoder's forward runs in."""
+        """The context the networks (encoder, regressor, critic) run in."""
         if self.precision == "bf16-mixed":
             return torch.autocast(device.type, dtype=torch.bfloat16)
         return nullcontext()

@@ -7,6 +7,7 @@ import pytest
 import torch
 from tiny_runs import tiny_run_config
 
+import hybridlib.losses.adversarial as adversarial
 import hybridlib.precision as precision_module
 import hybridlib.training.generator_step as generator_step
 from hybridlib.evaluation.evaluate import load_trained
@@ -73,12 +74,14 @@ def test_the_probe_times_every_variant_and_leaves_the_random_state_alone():
     assert all(milliseconds > 0 for milliseconds in timings.values())
 
 
-def test_a_bf16_step_runs_the_encoder_in_bf16_and_every_loss_in_float32(generated_root, tmp_path, monkeypatch):
-    convolution_dtypes, critic_dtypes, loss_input_dtypes = set(), set(), set()
+def test_a_bf16_step_runs_the_networks_in_bf16_and_every_loss_in_float32(generated_root, tmp_path, monkeypatch):
+    convolution_dtypes, linear_dtypes, critic_dtypes, loss_input_dtypes = set(), set(), set(), set()
 
     def record(module: torch.nn.Module, inputs: tuple, output: object) -> None:
         if isinstance(module, torch.nn.Conv2d):
             convolution_dtypes.add(output.dtype)
+        elif isinstance(module, torch.nn.Linear):  # the regressor's and the critic's layers
+            linear_dtypes.add(output.dtype)
         elif type(module).__name__ == "KCSCritic":
             critic_dtypes.add(output.dtype)
 
@@ -91,9 +94,20 @@ def test_a_bf16_step_runs_the_encoder_in_bf16_and_every_loss_in_float32(generate
 
         return wrapped
 
+    def recording_critic_loss(loss):
+        def wrapped(critic: torch.nn.Module, *arguments: object, **keywords: object) -> tuple:
+            value, logs = loss(critic, *arguments, **keywords)
+            loss_input_dtypes.add(value.dtype)
+            return value, logs
+
+        return wrapped
+
     monkeypatch.setattr(precision_module, "_probe", lambda *arguments: _timings(100.0, 60.0, 70.0))  # no probe convs
     for name in ("keypoint_reprojection_loss", "mesh_reprojection_loss"):
         monkeypatch.setattr(generator_step, name, recording(getattr(generator_step, name)))
+    # adversarial_losses looks them up when a run starts
+    monkeypatch.setattr(adversarial, "wgan_generator_loss", recording(adversarial.wgan_generator_loss))
+    monkeypatch.setattr(adversarial, "wgan_gp_critic_loss", recording_critic_loss(adversarial.wgan_gp_critic_loss))
     handle = torch.nn.modules.module.register_module_forward_hook(record)
     try:
         config = tiny_run_config(generated_root, tmp_path / "bf16", precision="bf16-mixed", max_steps=2, w_mr=0.001)
@@ -102,6 +116,7 @@ def test_a_bf16_step_runs_the_encoder_in_bf16_and_every_loss_in_float32(generate
         handle.remove()
     assert result.precision.precision == "bf16-mixed"
     assert convolution_dtypes == {torch.bfloat16}, "autocast is off: the encoder's convolutions ran in float32"
+    assert linear_dtypes == {torch.bfloat16}, "autocast is off in the regressor or the critic"
     assert critic_dtypes == {torch.float32} and loss_input_dtypes == {torch.float32}
     assert load_checkpoint(config.checkpoint_path)["precision"] == result.precision.to_dict()
 

@@ -107,7 +107,8 @@ def evaluate(
         collected["outside"].append(metrics.joints_outside_limits_percent(output.rotation_matrices))
         collected["bones"].append(metrics.bone_length_deviation_percent(output.keypoints_lsp, reference_skeleton))
         if networks.critic is not None:
-            collected["critic"].append(networks.critic(pred.body).sum(dim=1))
+            with networks.precision.autocast(batch.image.device):
+                collected["critic"].append(networks.critic(pred.body).sum(dim=1))
         if batch.has_3d.any():
             with_truth = batch.has_3d
             collected["mpjpe"].append(metrics.mpjpe_mm(output.keypoints_lsp[with_truth], batch.joints_3d[with_truth]))

@@ -64,7 +64,8 @@ def _mlp(sizes: tuple[int, ...], slope: float = 0.2) -> nn.Sequential:
 class KCSCritic(nn.Module):
     """The paper's critic (Fig. 2): skeleton stream (KCS Ψ → FC 100 and joints → FC 100,
     concatenated → FC 1), shape stream (β → 10 → 5 → 1) and, ``with_rotation``, a rotation
-    stream (23×3×3 → 300 → 100 → 1). Returns scores (B, streams): higher = more real."""
+    stream (23×3×3 → 300 → 100 → 1). Returns float32 scores (B, streams): higher = more real
+    (its layers run in bf16 under autocast)."""
 
     def __init__(self, with_rotation: bool = True) -> None:
         super().__init__()
@@ -96,13 +97,13 @@ class KCSCritic(nn.Module):
         scores = [skeleton, self.shape_stream(body.betas)]
         if self.rotation_stream is not None:
             scores.append(self.rotation_stream(body.rotations.reshape(batch, -1)))
-        return torch.cat(scores, dim=1)
+        return torch.cat(scores, dim=1).float()  # float32 also under autocast: the losses read them
 
 
 class HMRDiscriminator(nn.Module):
     """HMR's discriminator: per-joint rotation discriminators sharing two 1×1 convolutions of
     width 32 (23 scores), an all-joints FC 1024-1024-1 on their features, and a shape
-    FC 10-5-1. Returns scores (B, 25); trained with a least-squares GAN."""
+    FC 10-5-1. Returns float32 scores (B, 25); trained with a least-squares GAN."""
 
     def __init__(self, width: int = 32) -> None:
         super().__init__()
@@ -120,7 +121,8 @@ class HMRDiscriminator(nn.Module):
         features = self.shared(body.rotations.reshape(batch, NUM_BODY_JOINTS, 9).transpose(1, 2))  # (B,32,23)
         stacked = features.transpose(1, 2).reshape(batch, -1, 1)  # (B, 23·32, 1), joint-major
         per_joint = self.per_joint(stacked).reshape(batch, NUM_BODY_JOINTS)
-        return torch.cat([per_joint, self.all_joints(stacked.squeeze(-1)), self.shape(body.betas)], dim=1)
+        scores = torch.cat([per_joint, self.all_joints(stacked.squeeze(-1)), self.shape(body.betas)], dim=1)
+        return scores.float()  # float32 also under autocast: the losses read them
 
 
 def build_critic(variant: CriticVariant | Literal["hmr"]) -> nn.Module | None:

@@ -30,7 +30,7 @@ def resolve_device(device: str) -> torch.device:
 @dataclass
 class Networks:
     """The trained networks (image → Θ model, optional critic), the fixed body model and the
-    precision the encoder runs in (:mod:`hybridlib.precision`)."""
+    precision the encoder, regressor and critic run in (:mod:`hybridlib.precision`)."""
 
     model: MeshRegressor | nn.Module
     critic: nn.Module | None
@@ -95,7 +95,7 @@ def predict_body(theta: torch.Tensor, body_model: BodyModel, image_size: int, wi
 
 def predict(networks: Networks, images: torch.Tensor) -> Prediction:
     """images (B,3,S,S) ImageNet-normalised → the prediction of the last IEF stage, with the
-    mesh; the encoder in the networks' precision."""
+    mesh; encoder and regressor in the networks' precision (Θ float32), the body model in float32."""
     with networks.precision.autocast(images.device):
-        theta = networks.model(networks.precision.prepare_images(images))[-1].float()
+        theta = networks.model(networks.precision.prepare_images(images))[-1]
     return predict_body(theta, networks.body_model, images.shape[-1])

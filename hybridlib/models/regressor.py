@@ -63,15 +63,14 @@ class IterativeRegressor(nn.Module):
         nn.init.zeros_(self.mlp[-1].bias)
 
     def forward(self, features: torch.Tensor) -> list[torch.Tensor]:
-        # Θ sums small corrections over the stages: the MLP runs in its weights' dtype, also
-        # under autocast (mixed precision), and the features are cast to it.
-        with torch.autocast(features.device.type, enabled=False):
-            features = features.to(self.initial_theta.dtype)
-            theta = self.initial_theta.expand(features.shape[0], -1)
-            stages = []
-            for _ in range(self.num_stages):
-                theta = theta + self.mlp(torch.cat([features, theta], dim=1))
-                stages.append(theta)
+        # Under autocast (mixed precision) the MLP runs in bf16; Θ sums its small corrections
+        # over the stages in float32, the dtype of Θ_0, so every stage's Θ is float32.
+        theta = self.initial_theta.expand(features.shape[0], -1)
+        stages = []
+        for _ in range(self.num_stages):
+            correction = self.mlp(torch.cat([features.to(theta.dtype), theta], dim=1))
+            theta = theta + correction.to(theta.dtype)
+            stages.append(theta)
         return stages
 
 

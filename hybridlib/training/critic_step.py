@@ -1,6 +1,7 @@
 """One critic update: the critic's loss (WGAN-GP for the KCS critic, least squares for HMR's
 discriminator: :func:`~hybridlib.losses.adversarial.adversarial_losses`) on real bodies and the
-generator's last predictions (detached), its gradients averaged over processes, one Adam step."""
+generator's last predictions (detached), its gradients averaged over processes, one Adam step.
+The critic's layers run in the networks' precision (bf16 under bf16-mixed), the loss in float32."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ def critic_update(
     """Update ``networks.critic`` once; ``mix`` (B,) the gradient penalty's interpolation weights.
     Returns the critic's loss and its parts."""
     fake = BodyForCritic(fake.joints.detach(), fake.rotations.detach(), fake.betas.detach())
-    loss, logs = adversary.critic(networks.critic, real, fake, mix=mix)
+    with networks.precision.autocast(mix.device):  # the critic's layers; its scores and the loss float32
+        loss, logs = adversary.critic(networks.critic, real, fake, mix=mix)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     average_gradients(networks.critic, context)

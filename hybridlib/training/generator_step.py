@@ -58,7 +58,10 @@ def generator_losses(
             loss_mr = pixel_scale * mesh_reprojection_loss(
                 pred.vertices_px, gt_silhouette, has_silhouette, batch.silhouette_nearest, num_silhouettes
             )
-        loss_adversarial = adversary.generator(networks.critic(pred.body)) if with_critic else zero
+        loss_adversarial = zero
+        if with_critic:
+            with networks.precision.autocast(batch.image.device):  # the critic's layers; scores float32
+                loss_adversarial = adversary.generator(networks.critic(pred.body))
         loss_stage = w_kpr * loss_kpr + w_mr * loss_mr + w_critic * loss_adversarial
         if config.w_3d > 0:
             loss_3d = supervised_3d_loss(

@@ -246,7 +246,7 @@ def _train(config: TrainConfig, device: torch.device, context: DistributedContex
         if context.is_main:
             keep_rows_until(config.log_path, progress.step)
     model = _data_parallel(networks.model, device, context)
-    run = TrainingRun(config, networks, model, adversary, *optimizers.values(), sampler, context, precision, device)
+    run = TrainingRun(config, networks, model, adversary, *optimizers.values(), sampler, context, device)
 
     def check_finite(logs: dict[str, float]) -> None:
         _check_finite(logs, progress, config.checkpoint_path)

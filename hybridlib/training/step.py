@@ -1,6 +1,7 @@
-"""One training step: the generator update (the encoder in the run's precision, the losses of
-:mod:`~hybridlib.training.generator_step` in float32), then ``critic_steps`` critic updates
-(:mod:`~hybridlib.training.critic_step`) against fresh real bodies."""
+"""One training step: the generator update (encoder, regressor and critic in the run's
+precision, the body model and the losses of :mod:`~hybridlib.training.generator_step` in
+float32), then ``critic_steps`` critic updates (:mod:`~hybridlib.training.critic_step`) against
+fresh real bodies."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from hybridlib.data import Batch
 from hybridlib.data.real_bodies import RealBodySampler
 from hybridlib.losses.adversarial import AdversarialLosses
 from hybridlib.models.forward import Networks
-from hybridlib.precision import PrecisionChoice
 from hybridlib.training.config import TrainConfig
 from hybridlib.training.critic_step import critic_update
 from hybridlib.training.distributed import DistributedContext, average_logs
@@ -34,7 +34,6 @@ class TrainingRun:
     optimizer_critic: torch.optim.Optimizer | None
     sampler: RealBodySampler | None
     context: DistributedContext
-    precision: PrecisionChoice
     device: torch.device
 
 
@@ -45,10 +44,10 @@ def training_step(
     processes). ``check`` sees the generator's losses before its update and the critic's after
     theirs (the loop stops a run on a non-finite loss there)."""
     config, networks, context = run.config, run.networks, run.context
-    images = run.precision.prepare_images(batch.image)
-    with run.precision.autocast(run.device):  # the encoder; the regressor runs float32 inside it
+    precision = networks.precision
+    images = precision.prepare_images(batch.image)
+    with precision.autocast(run.device):  # encoder and regressor; Θ comes out float32
         thetas = run.model(images)
-    thetas = [theta.float() for theta in thetas]
     loss, logs, pred = generator_losses(config, thetas, batch, networks, run.adversary, context, w_mr)
     logs = average_logs(logs, context, batch.image.device)
     check(logs)

@@ -68,11 +68,14 @@ def test_regressor_stages_and_gradients_equal_the_ief_written_out(training):
         torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-6)
 
 
-def test_regressor_runs_in_float32_under_mixed_precision_and_its_gradients_reach_the_features():
+def test_regressor_runs_bf16_under_mixed_precision_sums_theta_in_float32_and_its_gradients_reach_the_features():
     regressor = IterativeRegressor(feature_dim=24)
+    mlp_dtypes = []
+    regressor.mlp.register_forward_hook(lambda module, inputs, output: mlp_dtypes.append(output.dtype))
     features = torch.randn(3, 24).to(torch.bfloat16).requires_grad_(True)  # as an encoder under autocast returns them
     with torch.autocast("cpu", dtype=torch.bfloat16):
         stages = regressor(features)
+    assert mlp_dtypes == [torch.bfloat16] * regressor.num_stages, "autocast is off in the regressor"
     assert all(stage.dtype == torch.float32 for stage in stages)
     stages[-1].sum().backward()
     assert features.grad.dtype == torch.bfloat16 and features.grad.abs().sum() > 0
