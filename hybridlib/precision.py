@@ -33,6 +33,10 @@ import torch
 from hybridlib.machine import cpu_flags
 
 PRECISIONS = ("fp32", "bf16-mixed", "auto")
+# What bf16-mixed runs under autocast. Until 945ab71 it was the encoder alone; the studies name it
+# in the fingerprint of every run that may train in bf16, so they never reuse or resume a run of
+# another scope.
+BF16_MIXED_SCOPE = "encoder, regressor, critic"
 AUTO_MIN_SPEEDUP = 1.15  # bf16 must beat float32 by this much for "auto" to take it on a CPU
 _BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 

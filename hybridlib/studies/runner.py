@@ -28,7 +28,7 @@ from hybridlib.evaluation import EvaluationConfig, evaluate_checkpoint, evaluate
 from hybridlib.losses.weights import W_KPR, W_MR
 from hybridlib.models.forward import resolve_device
 from hybridlib.paths import runs_root
-from hybridlib.precision import PrecisionChoice
+from hybridlib.precision import BF16_MIXED_SCOPE, PrecisionChoice
 from hybridlib.studies.presets import StudySettings, generated_data_dir
 from hybridlib.studies.provenance import collect_provenance
 from hybridlib.training import TrainConfig, read_loss_log, train, training_seconds
@@ -117,8 +117,11 @@ _ADDED_FIELDS_DEFAULTS = {"channels_last": None, "compile": False, "w_3d": 0.0}
 def _fingerprinted(config: TrainConfig) -> dict[str, object]:
     """The settings a run folder's name is derived from: all but the progress bar (and the added
     fields, at their defaults); the encoder's starting weights by their content, so that runs
-    from a rebuilt encoder file never reuse runs from the old one."""
+    from a rebuilt encoder file never reuse runs from the old one; for runs that may train in
+    bf16, what bf16-mixed covers (:data:`~hybridlib.precision.BF16_MIXED_SCOPE`)."""
     values = {**config.to_dict(), "progress": None}
+    if config.precision != "fp32":
+        values["bf16_mixed_scope"] = BF16_MIXED_SCOPE
     if config.encoder_weights is not None and Path(config.encoder_weights).is_file():
         values["encoder_weights"] = sha256_of(config.encoder_weights)
     return {

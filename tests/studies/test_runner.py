@@ -12,7 +12,7 @@ import pytest
 
 from hybridlib import paths
 from hybridlib.data.check import DataCheckError
-from hybridlib.studies import resolve_settings
+from hybridlib.studies import resolve_settings, runner
 from hybridlib.studies.runner import RunSpec, ensure_data, loss_curves, over_seeds, train_config
 from hybridlib.training.loss_log import LOG_COLUMNS
 
@@ -68,6 +68,21 @@ def test_runs_differing_in_any_setting_never_share_a_folder(settings, tmp_path):
         train_config(settings, spec, tmp_path / "other data").out_dir,
     }
     assert len(others) == 4 and str(folder) not in others
+
+
+def test_runs_that_may_train_in_bf16_never_share_a_folder_with_runs_of_another_bf16_scope(
+    settings, tmp_path, monkeypatch
+):
+    spec = RunSpec("combined")
+    in_precision = {
+        precision: replace(settings, preset=replace(settings.preset, precision=precision))
+        for precision in ("auto", "bf16-mixed", "fp32")
+    }
+    folders = {precision: train_config(at, spec, tmp_path).out_dir for precision, at in in_precision.items()}
+    monkeypatch.setattr(runner, "BF16_MIXED_SCOPE", "encoder")  # as before the regressor and critic joined it
+    for precision in ("auto", "bf16-mixed"):
+        assert train_config(in_precision[precision], spec, tmp_path).out_dir != folders[precision]
+    assert train_config(in_precision["fp32"], spec, tmp_path).out_dir == folders["fp32"]  # fp32: no bf16 at all
 
 
 def test_runs_from_another_encoder_file_never_share_a_folder_whatever_its_path(settings, tmp_path):
