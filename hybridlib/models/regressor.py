@@ -66,9 +66,10 @@ class IterativeRegressor(nn.Module):
         # Under autocast (mixed precision) the MLP runs in bf16; Θ sums its small corrections
         # over the stages in float32, the dtype of Θ_0, so every stage's Θ is float32.
         theta = self.initial_theta.expand(features.shape[0], -1)
+        features = features.to(theta.dtype)  # bf16 features from an autocast encoder: one cast
         stages = []
         for _ in range(self.num_stages):
-            correction = self.mlp(torch.cat([features.to(theta.dtype), theta], dim=1))
+            correction = self.mlp(torch.cat([features, theta], dim=1))
             theta = theta + correction.to(theta.dtype)
             stages.append(theta)
         return stages
