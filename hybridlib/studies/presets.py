@@ -8,6 +8,9 @@
   3 seeds (the wall time of each study is in its ``provenance.json``). Every run starts from one
   shared encoder pretrained on generated images with 3D truth (:data:`PRETRAINED_ENCODER`,
   committed; :mod:`hybridlib.studies.pretrain_encoder`) where the paper starts from ImageNet.
+  Table 1 and Table 2 keep that encoder frozen and train the regressor (and the critic) on it
+  (``freeze_encoder``: a step costs the encoder's forward pass only); the 8-image study trains
+  the whole network, as its question is how well each loss fits 8 images.
 - ``paper``: the authors' settings — ResNet-50, 224 px, batch 8, 120 epochs, the full body
   model; meant for a GPU and for real data (DATA_DIR).
 
@@ -68,6 +71,7 @@ class Preset:
     num_workers: int = 0
     pretrained: bool = True
     encoder_weights: str | None = None  # the encoder's starting weights; None = torchvision's ImageNet cache
+    freeze_encoder: bool = False  # True: the runs train the regressor (and critic) on the encoder as loaded
     device: str = "auto"
     precision: str = "auto"  # "fp32", "bf16-mixed" or "auto" (bf16 where it is native and faster)
     checkpoint_every: int = 500
@@ -92,7 +96,7 @@ PRESETS: dict[str, Preset] = {
             name="cpu", generated_data=GeneratedData(lsp=2000, lspet=10000, mosh=20000),
             body_model=str(OPEN_BODY_MODEL), backbone="resnet18", image_size=128, batch_size=8,
             epochs_lsp=5, epochs_lspet=1, overfit_steps=200, seeds=(0, 1, 2),
-            num_workers=1, encoder_weights=str(PRETRAINED_ENCODER),
+            num_workers=1, encoder_weights=str(PRETRAINED_ENCODER), freeze_encoder=True,
         ),
         Preset(
             name="paper", generated_data=GeneratedData(lsp=2000, lspet=10000, mosh=20000),

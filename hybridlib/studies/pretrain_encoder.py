@@ -12,7 +12,8 @@ generated set of its own (a different seed from the study data: other poses, sha
 and backgrounds), supervised with the generated 3D truth — pose, β, 3D keypoints
 (:mod:`hybridlib.losses.supervised_3d`) — plus L_kpr, so that it favours neither studied loss
 over the other (no silhouette, no critic). Only the encoder is kept (float16, loaded with
-``weights_only``); each study run starts a fresh regressor on it.
+``weights_only``); each study run starts a fresh regressor on it (in Tables 1 and 2 it stays
+frozen: :mod:`hybridlib.studies.presets`).
 
 Every 2,500 steps the network is evaluated on the held-out LSP test half of its own set; the
 learning curve goes to ``results/pretrained_encoder/<name>.curve.csv`` and ``.png``, the recipe

@@ -49,6 +49,7 @@ class RunSpec:
     steps: int | None = None  # fixed step count (the overfitting study); None = the preset's epochs
     augment: bool = True
     batch_size: int | None = None  # None = the preset's
+    freeze_encoder: bool | None = None  # None = the preset's
     evaluate_on: str = "test"  # "train": the (first max_images) training images, centred crops
 
     @property
@@ -87,6 +88,7 @@ def train_config(settings: StudySettings, spec: RunSpec, data_dir: Path, progres
         backbone=preset.backbone,
         pretrained=preset.pretrained,
         encoder_weights=preset.encoder_weights,
+        freeze_encoder=preset.freeze_encoder if spec.freeze_encoder is None else spec.freeze_encoder,
         body_model=preset.body_model,
         critic=spec.critic,
         w_kpr=spec.w_kpr,
@@ -111,7 +113,7 @@ def train_config(settings: StudySettings, spec: RunSpec, data_dir: Path, progres
 
 # TrainConfig fields added after studies first cached their runs: at their defaults they stay out
 # of the fingerprint, so runs finished before the field existed are still found and reused.
-_ADDED_FIELDS_DEFAULTS = {"channels_last": None, "compile": False, "w_3d": 0.0}
+_ADDED_FIELDS_DEFAULTS = {"channels_last": None, "compile": False, "w_3d": 0.0, "freeze_encoder": False}
 
 
 def _fingerprinted(config: TrainConfig) -> dict[str, object]:

@@ -210,6 +210,7 @@ def overfit_groups(settings: StudySettings) -> dict[str, list[RunSpec]]:
         augment=False,
         batch_size=OVERFIT_IMAGES,
         evaluate_on="train",
+        freeze_encoder=False,  # how well each loss fits 8 images: the whole network, as in the paper
     )
     return {
         label: over_seeds([replace(base, label=label, **changes)], settings.seeds)

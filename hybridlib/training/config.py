@@ -8,6 +8,9 @@ discriminator) with ``w_mr=0``. The loss-weight schedule the paper suggests as f
 ``w_mr_ramp_fraction=f`` raises w_mr linearly from 0 to its value over the first fraction f
 of the training steps (then constant). ``w_3d > 0`` adds the generated 3D truth's supervision
 (pretraining the cpu preset's encoder only: :mod:`hybridlib.studies.pretrain_encoder`).
+``freeze_encoder=True`` keeps the encoder as loaded — its weights and BatchNorm statistics —
+and trains the regressor (and the critic) alone: no gradient flows into the encoder, so a step
+costs its forward pass only (the cpu preset, on its shared pretrained encoder).
 
 ``precision`` ("fp32", "bf16-mixed", "auto") is the encoder's numeric precision
 (:mod:`hybridlib.precision`): the class default is the float32 baseline, the studies'
@@ -53,6 +56,7 @@ class TrainConfig:
     loss_on_all_stages: bool = False
     dropout: float = 0.5  # in the IEF regressor
     freeze_batchnorm: bool = False  # keep the encoder's BatchNorm statistics fixed (eval mode)
+    freeze_encoder: bool = False  # train the regressor (and critic) only: the encoder stays as loaded
     batch_size: int = 8
     lr_generator: float = 1e-4
     lr_critic: float = 5e-4

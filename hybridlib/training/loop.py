@@ -97,6 +97,8 @@ def _networks_and_real_bodies(config: TrainConfig, device: torch.device) -> tupl
     mean_pose, mean_betas = sampler.mean_body_pose_and_betas() if sampler is not None else (None, None)
     networks = build_networks(config.networks, body_model, mean_pose, mean_betas)
     networks.model.to(device)
+    if config.freeze_encoder:  # no gradient into it: the step runs its forward pass only
+        networks.model.encoder.requires_grad_(False)
     if networks.critic is not None:
         networks.critic.to(device)
     return networks, sampler
@@ -130,7 +132,9 @@ def _apply_precision(
 
 def _optimizers(config: TrainConfig, networks: Networks) -> dict[str, torch.optim.Optimizer | None]:
     return {
-        "optimizer_generator": adam(networks.model.parameters(), config.lr_generator),
+        "optimizer_generator": adam(
+            [parameter for parameter in networks.model.parameters() if parameter.requires_grad], config.lr_generator
+        ),
         "optimizer_critic": None if networks.critic is None else adam(networks.critic.parameters(), config.lr_critic),
     }
 
@@ -270,6 +274,8 @@ def _train(config: TrainConfig, device: torch.device, context: DistributedContex
     )  # fmt: skip
     reporter = ProgressFile(Path(config.out_dir), progress.step, total_steps)
     model.train()
+    if config.freeze_encoder:  # its BatchNorm statistics stay as loaded too
+        networks.model.encoder.eval()
     if config.freeze_batchnorm:
         for module in model.modules():
             if isinstance(module, nn.modules.batchnorm._BatchNorm):

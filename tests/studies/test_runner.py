@@ -14,6 +14,7 @@ from hybridlib import paths
 from hybridlib.data.check import DataCheckError
 from hybridlib.studies import resolve_settings, runner
 from hybridlib.studies.runner import RunSpec, ensure_data, loss_curves, over_seeds, train_config
+from hybridlib.studies.studies import overfit_groups, table_1_specs, table_2_specs
 from hybridlib.training.loss_log import LOG_COLUMNS
 
 
@@ -66,8 +67,11 @@ def test_runs_differing_in_any_setting_never_share_a_folder(settings, tmp_path):
         train_config(settings, replace(spec, augment=False), tmp_path / "data").out_dir,
         train_config(settings, replace(spec, seed=11), tmp_path / "data").out_dir,
         train_config(settings, spec, tmp_path / "other data").out_dir,
+        train_config(
+            replace(settings, preset=replace(settings.preset, freeze_encoder=True)), spec, tmp_path / "data"
+        ).out_dir,
     }
-    assert len(others) == 4 and str(folder) not in others
+    assert len(others) == 5 and str(folder) not in others
 
 
 def test_runs_that_may_train_in_bf16_never_share_a_folder_with_runs_of_another_bf16_scope(
@@ -126,3 +130,16 @@ def test_loss_curves_read_the_copied_logs_and_name_the_missing_ones(settings):
         loss_curves(settings, specs)
     curves = loss_curves(settings, specs[:1])
     assert list(curves) == ["kpr_only_seed0"] and curves["kpr_only_seed0"]["loss_total"].tolist() == [1.5]
+
+
+def test_the_cpu_preset_freezes_the_encoder_in_the_tables_and_not_in_the_8_image_study(monkeypatch, tmp_path):
+    monkeypatch.setenv(paths.HOME_VARIABLE, str(tmp_path / "workspace"))
+    table_1 = resolve_settings("02_lsp_ablation", PRESET="cpu")
+    assert all(train_config(table_1, spec, tmp_path).freeze_encoder for _, _, spec in table_1_specs())
+    table_2 = resolve_settings("03_lspet_vs_hmr", PRESET="cpu")
+    assert all(train_config(table_2, spec, tmp_path).freeze_encoder for spec in table_2_specs())
+    overfit = resolve_settings("01_overfit_8_images", PRESET="cpu")
+    overfit_specs = [spec for group in overfit_groups(overfit).values() for spec in group]
+    assert not any(train_config(overfit, spec, tmp_path).freeze_encoder for spec in overfit_specs)
+    paper = resolve_settings("02_lsp_ablation", PRESET="paper")
+    assert not train_config(paper, RunSpec("combined"), tmp_path).freeze_encoder

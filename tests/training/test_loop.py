@@ -11,7 +11,9 @@ from tiny_runs import tiny_run_config
 
 import hybridlib.training.batches as batches_module
 import hybridlib.training.step as step_module
+from hybridlib.models.encoder import Encoder
 from hybridlib.training import TrainingDivergedError, load_checkpoint, read_loss_log, train
+from hybridlib.training.loop import write_initial_checkpoint
 
 
 def _rows(path):
@@ -122,3 +124,30 @@ def test_a_compiled_encoder_trains_as_the_eager_one(generated_root, tmp_path):
         rtol=1e-4,
         atol=0.0,
     )
+
+
+def test_a_frozen_encoder_stays_as_loaded_and_runs_without_gradient(generated_root, tmp_path):
+    config = tiny_run_config(
+        generated_root, tmp_path / "frozen", critic="with_rotation", w_mr=0.001, max_steps=3, freeze_encoder=True
+    )
+    start = {name: value.clone() for name, value in load_checkpoint(write_initial_checkpoint(config))["model"].items()}
+    encoder_calls = []  # (training mode, output tracked by autograd) of every encoder forward
+    hook = torch.nn.modules.module.register_module_forward_hook(
+        lambda module, inputs, output: (
+            encoder_calls.append((module.training, output.requires_grad)) if isinstance(module, Encoder) else None
+        )
+    )
+    try:
+        result = train(config)
+    finally:
+        hook.remove()
+    assert result.steps == 3 and encoder_calls == [(False, False)] * 3  # eval mode, no graph through it
+    trained = load_checkpoint(result.checkpoint_path)
+    encoder = [name for name in start if name.startswith("encoder.")]
+    assert any("running_mean" in name for name in encoder)  # BatchNorm statistics are compared too
+    for name in encoder:
+        torch.testing.assert_close(trained["model"][name], start[name], rtol=0, atol=0, msg=name)
+    assert any(not torch.equal(trained["model"][name], start[name]) for name in start if name.startswith("regressor."))
+    optimised = len(trained["optimizer_generator"]["param_groups"][0]["params"])
+    names = [name for name, _ in result.networks.model.named_parameters()]
+    assert optimised == len([name for name in names if not name.startswith("encoder.")]) < len(names)
