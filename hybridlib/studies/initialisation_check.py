@@ -211,7 +211,7 @@ def _stops(config: TrainConfig, every_steps: int) -> list[int]:
 def _plot(curves: pd.DataFrame, trivial: pd.Series, check: InitialisationCheck, path: Path) -> None:
     """PCK@0.2 (%) and PA-MPJPE (mm) against the fine-tuning steps, one line per start, with the
     trivial row and the bars."""
-    figure = Figure(figsize=(9, 3.2))
+    figure = Figure(figsize=(9, 4.4))
     left, right = figure.subplots(1, 2)
     bars = {"pck_0.2": PCK_BAR, "pa_mpjpe_mm": PA_MPJPE_FRACTION_BAR * trivial["pa_mpjpe_mm"]}
     colours = {start.label: f"C{index}" for index, start in enumerate(STARTS)}
@@ -230,9 +230,9 @@ def _plot(curves: pd.DataFrame, trivial: pd.Series, check: InitialisationCheck, 
         axis.axhline(bars[column], color="red", linestyle="--", label="the issue's bar")
         axis.set_xlabel("fine-tuning steps (batch 8)")
         axis.set_ylabel(label)
-    left.legend(fontsize=7)
+    figure.legend(*left.get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=6.5)
     figure.suptitle(f"{check.configuration}, {check.preset} preset: LSP test half", fontsize=9)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.2, 1, 1))  # the legend below the two panels
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
 
