@@ -80,6 +80,7 @@ def train_config(settings: StudySettings, spec: RunSpec, data_dir: Path, progres
     """The TrainConfig of one configuration: preset + the row's settings (its seed included)."""
     preset = settings.preset
     epochs = preset.epochs_lspet if spec.use_lspet else preset.epochs_lsp
+    freeze_encoder = preset.freeze_encoder if spec.freeze_encoder is None else spec.freeze_encoder
     config = TrainConfig(
         data_root=str(data_dir),
         out_dir="",  # set below, from the configuration's fingerprint
@@ -88,7 +89,8 @@ def train_config(settings: StudySettings, spec: RunSpec, data_dir: Path, progres
         backbone=preset.backbone,
         pretrained=preset.pretrained,
         encoder_weights=preset.encoder_weights,
-        freeze_encoder=preset.freeze_encoder if spec.freeze_encoder is None else spec.freeze_encoder,
+        freeze_encoder=freeze_encoder,
+        encoder_features_dir=str(runs_root() / ENCODER_FEATURES_FOLDER) if freeze_encoder else None,
         body_model=preset.body_model,
         critic=spec.critic,
         w_kpr=spec.w_kpr,
@@ -114,14 +116,18 @@ def train_config(settings: StudySettings, spec: RunSpec, data_dir: Path, progres
 # TrainConfig fields added after studies first cached their runs: at their defaults they stay out
 # of the fingerprint, so runs finished before the field existed are still found and reused.
 _ADDED_FIELDS_DEFAULTS = {"channels_last": None, "compile": False, "w_3d": 0.0, "freeze_encoder": False}
+# where frozen runs share their encoder's outputs (hybridlib.training.encoder_features), under runs/
+ENCODER_FEATURES_FOLDER = "encoder_features"
 
 
 def _fingerprinted(config: TrainConfig) -> dict[str, object]:
-    """The settings a run folder's name is derived from: all but the progress bar (and the added
-    fields, at their defaults); the encoder's starting weights by their content, so that runs
+    """The settings a run folder's name is derived from: all but the progress bar and the
+    encoder-features folder, which change no number (and the added fields, at their
+    defaults); the encoder's starting weights by their content, so that runs
     from a rebuilt encoder file never reuse runs from the old one; for runs that may train in
     bf16, what bf16-mixed covers (:data:`~hybridlib.precision.BF16_MIXED_SCOPE`)."""
     values = {**config.to_dict(), "progress": None}
+    del values["encoder_features_dir"]
     if config.precision != "fp32":
         values["bf16_mixed_scope"] = BF16_MIXED_SCOPE
     if config.encoder_weights is not None and Path(config.encoder_weights).is_file():

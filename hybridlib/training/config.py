@@ -11,6 +11,9 @@ of the training steps (then constant). ``w_3d > 0`` adds the generated 3D truth'
 ``freeze_encoder=True`` keeps the encoder as loaded — its weights and BatchNorm statistics —
 and trains the regressor (and the critic) alone: no gradient flows into the encoder, so a step
 costs its forward pass only (the cpu preset, on its shared pretrained encoder).
+``encoder_features_dir`` (frozen encoder only) shares that forward pass between runs: its
+outputs are stored there and read back by any run that shows the same encoder the same images
+(:mod:`hybridlib.training.encoder_features`); it changes no number, only the time.
 
 ``precision`` ("fp32", "bf16-mixed", "auto") is the encoder's numeric precision
 (:mod:`hybridlib.precision`): the class default is the float32 baseline, the studies'
@@ -57,6 +60,7 @@ class TrainConfig:
     dropout: float = 0.5  # in the IEF regressor
     freeze_batchnorm: bool = False  # keep the encoder's BatchNorm statistics fixed (eval mode)
     freeze_encoder: bool = False  # train the regressor (and critic) only: the encoder stays as loaded
+    encoder_features_dir: str | None = None  # frozen encoder: share its outputs between runs through this folder
     batch_size: int = 8
     lr_generator: float = 1e-4
     lr_critic: float = 5e-4

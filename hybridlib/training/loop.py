@@ -37,6 +37,7 @@ from hybridlib.training.batches import epoch_batches, run_loader, training_set
 from hybridlib.training.checkpoint import load_checkpoint, save_checkpoint
 from hybridlib.training.config import TrainConfig
 from hybridlib.training.distributed import DistributedContext, init_distributed
+from hybridlib.training.encoder_features import EncoderFeatureStore
 from hybridlib.training.generator_step import mesh_loss_weight
 from hybridlib.training.interrupt import StopOnInterrupt
 from hybridlib.training.loss_log import LossLog, keep_rows_until
@@ -59,6 +60,7 @@ class TrainResult:
     seconds: float
     networks: Networks
     precision: PrecisionChoice
+    encoder_features: EncoderFeatureStore | None = None
 
 
 @dataclass
@@ -250,13 +252,20 @@ def _train(config: TrainConfig, device: torch.device, context: DistributedContex
         if context.is_main:
             keep_rows_until(config.log_path, progress.step)
     model = _data_parallel(networks.model, device, context)
-    run = TrainingRun(config, networks, model, adversary, *optimizers.values(), sampler, context, device)
+    encoder_features = None
+    if config.freeze_encoder and config.encoder_features_dir and not context.enabled:
+        encoder_features = EncoderFeatureStore(config.encoder_features_dir, networks.model.encoder, precision, device)
+    run = TrainingRun(
+        config, networks, model, adversary, *optimizers.values(), sampler, context, device, encoder_features
+    )
 
     def check_finite(logs: dict[str, float]) -> None:
         _check_finite(logs, progress, config.checkpoint_path)
 
     def checkpoint() -> None:
         progress.last_saved_step = progress.step
+        if encoder_features is not None:
+            encoder_features.save()
         if context.is_main:
             save_checkpoint(
                 config.checkpoint_path, _checkpoint_state(config, progress, networks, optimizers, sampler, precision)
@@ -315,4 +324,6 @@ def _train(config: TrainConfig, device: torch.device, context: DistributedContex
     if context.enabled:
         torch.distributed.barrier()
     seconds = time.perf_counter() - started
-    return TrainResult(config.checkpoint_path, config.log_path, progress.step, seconds, networks, precision)
+    return TrainResult(
+        config.checkpoint_path, config.log_path, progress.step, seconds, networks, precision, encoder_features
+    )

@@ -18,13 +18,15 @@ from hybridlib.models.forward import Networks
 from hybridlib.training.config import TrainConfig
 from hybridlib.training.critic_step import critic_update
 from hybridlib.training.distributed import DistributedContext, average_logs
+from hybridlib.training.encoder_features import EncoderFeatureStore
 from hybridlib.training.generator_step import generator_losses
 
 
 @dataclass
 class TrainingRun:
     """What a training step works with. ``model`` is ``networks.model``, or its
-    DistributedDataParallel wrapper under torchrun."""
+    DistributedDataParallel wrapper under torchrun; ``encoder_features`` the frozen encoder's
+    stored outputs (None: the encoder runs at every step)."""
 
     config: TrainConfig
     networks: Networks
@@ -35,6 +37,7 @@ class TrainingRun:
     sampler: RealBodySampler | None
     context: DistributedContext
     device: torch.device
+    encoder_features: EncoderFeatureStore | None = None
 
 
 def training_step(
@@ -47,7 +50,11 @@ def training_step(
     precision = networks.precision
     images = precision.prepare_images(batch.image)
     with precision.autocast(run.device):  # encoder and regressor; Θ comes out float32
-        thetas = run.model(images)
+        if run.encoder_features is None:
+            thetas = run.model(images)
+        else:  # a frozen encoder: its output for these images, computed once
+            encoder, regressor = networks.model.encoder, networks.model.regressor
+            thetas = regressor(run.encoder_features.features(batch.image, lambda: encoder(images)))
     loss, logs, pred = generator_losses(config, thetas, batch, networks, run.adversary, context, w_mr)
     logs = average_logs(logs, context, batch.image.device)
     check(logs)

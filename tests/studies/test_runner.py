@@ -135,11 +135,23 @@ def test_loss_curves_read_the_copied_logs_and_name_the_missing_ones(settings):
 def test_the_cpu_preset_freezes_the_encoder_in_the_tables_and_not_in_the_8_image_study(monkeypatch, tmp_path):
     monkeypatch.setenv(paths.HOME_VARIABLE, str(tmp_path / "workspace"))
     table_1 = resolve_settings("02_lsp_ablation", PRESET="cpu")
-    assert all(train_config(table_1, spec, tmp_path).freeze_encoder for _, _, spec in table_1_specs())
+    shared = str(tmp_path / "workspace" / "runs" / runner.ENCODER_FEATURES_FOLDER)  # the frozen runs' stored features
+    for config in [train_config(table_1, spec, tmp_path) for _, _, spec in table_1_specs()]:
+        assert config.freeze_encoder and config.encoder_features_dir == shared
     table_2 = resolve_settings("03_lspet_vs_hmr", PRESET="cpu")
-    assert all(train_config(table_2, spec, tmp_path).freeze_encoder for spec in table_2_specs())
+    for config in [train_config(table_2, spec, tmp_path) for spec in table_2_specs()]:
+        assert config.freeze_encoder and config.encoder_features_dir == shared
     overfit = resolve_settings("01_overfit_8_images", PRESET="cpu")
     overfit_specs = [spec for group in overfit_groups(overfit).values() for spec in group]
-    assert not any(train_config(overfit, spec, tmp_path).freeze_encoder for spec in overfit_specs)
+    for config in [train_config(overfit, spec, tmp_path) for spec in overfit_specs]:
+        assert not config.freeze_encoder and config.encoder_features_dir is None
     paper = resolve_settings("02_lsp_ablation", PRESET="paper")
     assert not train_config(paper, RunSpec("combined"), tmp_path).freeze_encoder
+
+
+def test_where_the_encoder_features_are_shared_does_not_name_the_run_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv(paths.HOME_VARIABLE, str(tmp_path / "workspace"))
+    config = train_config(resolve_settings("02_lsp_ablation", PRESET="cpu"), RunSpec("combined"), tmp_path)
+    assert config.encoder_features_dir is not None
+    elsewhere = replace(config, encoder_features_dir=str(tmp_path / "elsewhere"))
+    assert runner._fingerprinted(elsewhere) == runner._fingerprinted(replace(config, encoder_features_dir=None))
