@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,14 +59,18 @@ class EncoderFeatureStore:
         self.device = device
         self.known: dict[str, torch.Tensor] = {}
         for path in sorted(self.folder.glob(f"*{FILE_SUFFIX}")):
-            self.known.update(torch.load(path, map_location="cpu", weights_only=True))
+            try:
+                self.known.update(torch.load(path, map_location="cpu", weights_only=True))
+            except Exception as error:  # what it held is computed again
+                reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+                warnings.warn(f"skipped unreadable encoder features {path} ({reason}); delete it", stacklevel=2)
         self.added: dict[str, torch.Tensor] = {}
         self.hits = 0
         self.misses = 0
 
     def features(self, images: torch.Tensor, encode: Callable[[], torch.Tensor]) -> torch.Tensor:
         """The encoder's output for ``images`` (B,3,S,S): stored, or ``encode()`` (then stored)."""
-        key = _digest(str(tuple(images.shape)).encode(), _tensor_bytes(images))
+        key = _digest(f"{tuple(images.shape)}{images.dtype}".encode(), _tensor_bytes(images))
         stored = self.known.get(key)
         if stored is not None:
             self.hits += 1

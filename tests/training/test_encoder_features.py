@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 import torch
 from tiny_runs import tiny_run_config
 
@@ -82,3 +83,15 @@ def test_an_interrupted_run_keeps_what_it_computed(generated_root, tmp_path):
     assert (resumed.encoder_features.hits, resumed.encoder_features.misses) == (0, 2)
     again = EncoderFeatureStore(store, resumed.networks.model.encoder, resumed.precision, torch.device("cpu"))
     assert len(again.known) == 4
+
+
+def test_an_unreadable_file_is_skipped_with_a_warning_naming_it(tmp_path):
+    encoder = Encoder("resnet18", pretrained=False)
+    store = EncoderFeatureStore(tmp_path, encoder, FP32, torch.device("cpu"))
+    images = torch.rand(2, 3, 32, 32)
+    store.features(images, lambda: encoder.eval()(images))
+    store.save()
+    (store.folder / f"broken{FILE_SUFFIX}").write_bytes(b"not a torch file")
+    with pytest.warns(UserWarning, match=r"broken\.features\.pt.*delete it"):
+        again = EncoderFeatureStore(tmp_path, encoder, FP32, torch.device("cpu"))
+    assert len(again.known) == 1
