@@ -267,13 +267,13 @@ def main() -> None:
     table.to_csv(results / f"{machine}{suffix}.csv", index=False)
     print("\n" + table.to_markdown(index=False))
 
-    parts = step_parts(data, cpu.backbone, cpu.image_size, repeats, device=device)
-    parts_table = pd.DataFrame(
-        [
-            {"part of one step": name, f"ms ({cpu.backbone}, {cpu.image_size} px, batch 8)": round(1000 * seconds, 1)}
-            for name, seconds in parts.items()
-        ]
-    )
+    parts_columns = {}  # ms of each part of a step, per configuration and precision
+    for backbone, image_size, _ in configurations:
+        for precision in ("fp32", "bf16-mixed"):
+            parts = step_parts(data, backbone, image_size, repeats, device=device, precision=precision)
+            column = f"ms ({backbone}, {image_size} px, batch 8, {precision})"
+            parts_columns[column] = {name: round(1000 * seconds, 1) for name, seconds in parts.items()}
+    parts_table = pd.DataFrame(parts_columns).rename_axis("part of one step").reset_index()
     parts_table.to_csv(results / f"{machine}{suffix}-step-parts.csv", index=False)
     print("\n" + parts_table.to_markdown(index=False))
 
