@@ -4,7 +4,7 @@ precisions, compared configuration by configuration.
     python -m hybridlib.studies.precision_check compare REFERENCE_DIR CANDIDATE_DIR [--out FILE.md]
     python -m hybridlib.studies.precision_check lsp-ablation [--preset cpu] [--configuration LABEL] [--seeds 0 1 2]
 
-``compare``: for each configuration and metric (default: the validation losses L_kpr and L_mr),
+``compare``: for each trained configuration and metric (default: the validation losses L_kpr and L_mr),
 the reference's seeds (min, mean, max), the candidate's mean, their relative difference, whether
 the candidate's mean lies within the reference seeds' [min, max], and Welch's t-test of the two
 means — the difference (candidate − reference) with its 95 % interval. "no difference detected"
@@ -43,6 +43,12 @@ def _runs(folder: Path) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
+def _trained(runs: pd.DataFrame) -> pd.DataFrame:
+    """The rows of trained configurations: a row without a checkpoint (the trivial predictor,
+    no network) is the same in every precision."""
+    return runs[runs["checkpoint"].notna()] if "checkpoint" in runs else runs
+
+
 def _precisions(folder: Path) -> str:
     """The precisions the folder's runs trained in, from its provenance.json ("unknown" without one)."""
     path = Path(folder) / "provenance.json"
@@ -64,7 +70,7 @@ def welch_interval(reference: pd.Series, candidate: pd.Series) -> tuple[float, f
 
 def compare_precisions(reference: Path, candidate: Path, metrics: tuple[str, ...] = METRICS) -> pd.DataFrame:
     """One row per configuration and metric (see the module docstring)."""
-    reference_runs, candidate_runs = _runs(reference), _runs(candidate)
+    reference_runs, candidate_runs = _trained(_runs(reference)), _trained(_runs(candidate))
     rows = []
     for configuration in reference_runs["configuration"].unique():
         ours = candidate_runs[candidate_runs["configuration"] == configuration]

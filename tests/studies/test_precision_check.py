@@ -62,3 +62,13 @@ def test_a_missing_configuration_or_folder_is_named(tmp_path):
         compare_precisions(reference, candidate)
     with pytest.raises(FileNotFoundError, match="no runs.csv in .*nowhere"):
         compare_precisions(reference, tmp_path / "nowhere")
+
+
+def test_the_trivial_row_without_a_checkpoint_is_left_out(tmp_path):
+    reference = _write(tmp_path / "fp32", {"combined": [(2.0, 0.1), (2.2, 0.12)], "trivial": [(12.0, 0.4)]}, "fp32")
+    candidate = _write(tmp_path / "bf16", {"combined": [(2.1, 0.11), (2.3, 0.1)], "trivial": [(12.0, 0.4)]}, "bf16")
+    for folder in (reference, candidate):
+        runs = pd.read_csv(folder / "runs.csv")
+        runs["checkpoint"] = ["run/checkpoint.pt" if name == "combined" else None for name in runs["configuration"]]
+        runs.to_csv(folder / "runs.csv", index=False)
+    assert set(compare_precisions(reference, candidate)["configuration"]) == {"combined"}
