@@ -353,7 +353,8 @@ full run.
 
 {table.to_markdown(index=False)}
 
-## Where a `cpu`-preset step goes (each part timed alone on the same batch)
+## Where a step goes (each part timed alone on the same batch, in each precision; the last row is
+what the parts leave unexplained: the full step less their sum)
 
 {parts.to_markdown(index=False)}
 
