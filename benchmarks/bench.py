@@ -189,7 +189,9 @@ def main() -> None:
     amx = "amx_bf16" in cpu_flags() and device.type == "cpu"
     peak_cuda_mib: dict[str, float] = {}
     for backbone, image_size, _ in configurations:
-        precision_times = precision_step_times(data, backbone, image_size, repeats, device=device)
+        precision_times = precision_step_times(
+            data, backbone, image_size, repeats if args.quick else max(repeats, 9), device=device
+        )  # headline ratios too: as many alternations as step / encoder above
         fp32_encoder, fp32_step, _, peak_cuda_mib["fp32"] = precision_times["fp32"]
         bf16_encoder, bf16_step, bf16, peak_cuda_mib["bf16-mixed"] = precision_times["bf16-mixed"]
         label = "bf16-mixed" + (" + channels_last" if bf16.channels_last else "")
