@@ -3,14 +3,18 @@ fixed seed and batch equal the values recorded with the code at 713c400 (before 
 pass, the training steps and the IEF regressor were rewritten), to 1e-5.
 
 ``reference_steps.json`` was written on an AMD EPYC with AVX-512 (2 cores, torch 2.14.1 CPU) by
-the same procedure as below against that commit's API; nothing here re-records it. On a CPU
-without AVX-512 the encoder's convolution kernels round differently, and Adam's first updates
-(each weight moved by about the learning rate, whatever its gradient's size) carry that rounding
-into the next steps' weights: measured on an AMD EPYC with AVX2 only (the landed code of
-382cfe6, which passes on the recording machine), step 0's losses agree to 1e-5 and its encoder
-gradient norm to 7e-4, and at steps 1–2 the losses, the regressor's and critic's gradient norms
-and Θ to 2e-3, the encoder's gradient norm to 7e-2. There the comparison is looser
-(:func:`_tolerance`), still far tighter than any change of a loss term, weight or formula."""
+the same procedure as below against that commit's API; nothing here re-records it. On another
+kind of CPU the encoder's convolution kernels round differently, and Adam's first updates (each
+weight moved by about the learning rate, whatever its gradient's size) carry that rounding into
+the next steps' weights. Largest relative deviations measured (each value against its record):
+
+| CPU | step 0 losses | step 0 gradient norms | steps 1-2: losses, Θ, regressor / critic norms | encoder norm |
+|---|---|---|---|---|
+| AMD EPYC, AVX2 only (382cfe6) | 1e-5 | 6.6e-4 | 1.8e-3 | 6.5e-2 |
+| Intel Xeon, AVX-512 + AMX (c7e1c2e) | 2.6e-5 | 1.8e-3 | 1.6e-3 | 4.2e-2 |
+
+There the comparison is looser (:func:`_tolerance`), still far tighter than any change of a loss
+term, weight or formula."""
 
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ from hybridlib.data import AugmentationConfig, DataConfig, build_dataset, collat
 from hybridlib.data.folders import MOSH_FOLDER
 from hybridlib.data.real_bodies import RealBodySampler
 from hybridlib.losses.adversarial import adversarial_losses
-from hybridlib.machine import cpu_flags
+from hybridlib.machine import cpu_flags, cpu_model
 from hybridlib.models.forward import build_networks
 from hybridlib.training import read_loss_log, train
 from hybridlib.training.critic_step import critic_update
@@ -35,17 +39,17 @@ from hybridlib.training.generator_step import generator_losses
 from hybridlib.training.optimizer import adam
 
 REFERENCE = json.loads((Path(__file__).with_name("reference_steps.json")).read_text())
-RECORDING_MACHINE_KERNELS = "avx512f" in cpu_flags()
+RECORDING_MACHINE_KERNELS = cpu_model().startswith("AMD EPYC") and "avx512f" in cpu_flags()
 
 
 def _tolerance(name: str, step: int) -> float:
-    """Relative tolerance of one recorded value: 1e-5 on a CPU with the recording machine's
-    AVX-512; elsewhere (other kernels, see the module docstring) 1e-5 for step 0's losses, 1e-3
-    for its gradient norms, and after it 5e-3, the encoder's gradient norm 0.15."""
-    if RECORDING_MACHINE_KERNELS or (step == 0 and not name.startswith("grad_norm")):
+    """Relative tolerance of one recorded value: 1e-5 on the recording machine's kind (AMD EPYC
+    with AVX-512); elsewhere (other kernels, see the module docstring) 1e-4 for step 0's losses,
+    5e-3 for its gradient norms, and after it 5e-3, the encoder's gradient norm 0.15."""
+    if RECORDING_MACHINE_KERNELS:
         return 1e-5
     if step == 0:
-        return 1e-3
+        return 5e-3 if name.startswith("grad_norm") else 1e-4
     return 0.15 if name == "grad_norm_encoder" else 5e-3
 
 
