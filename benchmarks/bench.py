@@ -358,6 +358,11 @@ full run.
 ## Where a step goes (each part timed alone on the same batch, in each precision; the last row is
 what the parts leave unexplained: the full step less their sum)
 
+Each part here is timed in a run of its own, one call after another, where the headline ratios
+above alternate the encoder and the step; the two ways disagree on a noisy machine (the full
+step here can be slower than in the alternation above), so read the parts as where the time
+goes, and the ratios above as what a step costs.
+
 {parts.to_markdown(index=False)}
 
 ## How the cost grows
