@@ -25,7 +25,8 @@ of the orthographic camera, ``keypoint_px = pixels_per_metre · joints_3d[:, :2]
 
 Deterministic for a seed (per-image random streams; chunks of fixed size, whatever the
 number of workers). Interrupted runs resume: finished chunks are kept in
-``DIR/.generate-cache/`` until the dataset is complete.
+``DIR/.generate-cache/`` until the dataset is complete, beside a ``progress.json``
+(:mod:`hybridlib.progress_file`: images done, for ``python -m hybridlib.studies`` to print).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from hybridlib.data.lsp import MATLAB_PIXEL_OFFSET, image_name
 from hybridlib.data.pose_sampler import PoseSamplerConfig, sample_poses
 from hybridlib.data.up_s1h import silhouette_path
 from hybridlib.folder_lock import hold_folder
+from hybridlib.progress_file import ProgressFile
 from hybridlib.rendering import FaceRaster, Lighting, project_to_pixels, rasterise_faces, render_mesh_premultiplied
 from hybridlib.skeleton import LSP_JOINT_NAMES, SMPL_JOINT_NAMES
 
@@ -403,16 +405,21 @@ def _generate(out_dir: Path, config: GeneratorConfig, config_json: str, workers:
     ]
     pending = [task for task in tasks if not (cache_dir / f"{task['layout'].name}_{task['chunk']:05d}.npz").is_file()]
     workers = max(1, min(workers or os.cpu_count() or 1, len(pending) or 1))
-    bar = tqdm(total=config.lsp + config.lspet, desc="generating images", unit="img", disable=not progress)
-    bar.update(sum(len(task["indices"]) for task in tasks) - sum(len(task["indices"]) for task in pending))
+    total = config.lsp + config.lspet
+    done = total - sum(len(task["indices"]) for task in pending)  # images generated so far
+    bar = tqdm(total=total, initial=done, desc="generating images", unit="img", disable=not progress)
+    watched = ProgressFile(cache_dir, done, total)  # for python -m hybridlib.studies, which shows no notebook output
 
     def store(task: dict, result: dict) -> None:
+        nonlocal done
         atomic_write(
             cache_dir / f"{task['layout'].name}_{task['chunk']:05d}.npz",
             lambda handle: np.savez(handle, **result),
             what="generator cache chunk",
         )
         bar.update(len(task["indices"]))
+        done += len(task["indices"])
+        watched.report(done)
 
     if workers == 1:  # in this process: its thread settings are restored afterwards
         torch_threads, opencv_threads = torch.get_num_threads(), cv2.getNumThreads()

@@ -15,6 +15,7 @@ notebooks' default CRITIC and W_MR_RAMP_FRACTION).
 from __future__ import annotations
 
 import argparse
+import math
 import tempfile
 import threading
 import time
@@ -24,11 +25,12 @@ from pathlib import Path
 import papermill
 from jupyter_client.manager import AsyncKernelManager
 
-from hybridlib.paths import REPOSITORY_ROOT, runs_root
+from hybridlib.data.generate import CACHE_DIR_NAME
+from hybridlib.paths import REPOSITORY_ROOT, data_root, runs_root
 from hybridlib.precision import PRECISIONS
+from hybridlib.progress_file import PROGRESS_FILE, read_progress
 from hybridlib.studies.presets import PRESETS, default_out_dir, resolve_settings
 from hybridlib.studies.studies import draw_loss_curves
-from hybridlib.training.progress_file import PROGRESS_FILE, read_progress
 
 STUDY_NOTEBOOKS = ("01_overfit_8_images", "02_lsp_ablation", "03_lspet_vs_hmr")
 PROGRESS_EVERY_S = 15.0  # how often a line of training progress is printed while a notebook runs
@@ -45,23 +47,37 @@ class LocalKernelManager(AsyncKernelManager):
         self.ip = str(Path(tempfile.gettempdir()) / f"hybridlib-kernel-{uuid.uuid4().hex[:12]}")
 
 
-def _report_training_progress(study: str, preset: str, since: float, stop: threading.Event) -> None:
-    """Print, every :data:`PROGRESS_EVERY_S` seconds, the training run of ``study`` that moved last
-    (its ``progress.json``, written by the loop): configuration, step / total, time left."""
-    folder = runs_root() / study / preset
+def _modified(path: Path) -> float:
+    """``path``'s modification time; -inf once it is gone (a finished dataset's cache is removed)."""
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return -math.inf
+
+
+def _report_progress(study: str, preset: str, since: float, stop: threading.Event) -> None:
+    """Print, every :data:`PROGRESS_EVERY_S` seconds, the job of ``study`` that moved last — a
+    training run (its ``progress.json``, written by the loop: configuration, step / total, time
+    left) or the generation of a stand-in dataset (``data/<folder>/.generate-cache/progress.json``)."""
+    runs, generating = runs_root() / study / preset, data_root()
     while not stop.wait(PROGRESS_EVERY_S):
-        reports = [path for path in folder.glob(f"*/{PROGRESS_FILE}") if path.stat().st_mtime >= since]
+        written = {
+            path: _modified(path)
+            for path in [*runs.glob(f"*/{PROGRESS_FILE}"), *generating.glob(f"*/{CACHE_DIR_NAME}/{PROGRESS_FILE}")]
+        }
+        reports = [path for path, modified in written.items() if modified >= since]
         if not reports:
             continue
-        latest = max(reports, key=lambda path: path.stat().st_mtime)
+        latest = max(reports, key=written.get)
         progress = read_progress(latest)
         if progress is None:
-            continue  # being replaced
-        print(
-            f"[{study}] {latest.parent.name}: step {progress.step}/{progress.total}, about "
-            f"{progress.seconds_left / 60:.0f} min left in this run",
-            flush=True,
-        )
+            continue  # being replaced, or its folder removed (a finished dataset's cache)
+        if latest.parent.name == CACHE_DIR_NAME:
+            what, left = f"generating data/{latest.parent.parent.name}: image", "to generate"
+        else:
+            what, left = f"{latest.parent.name}: step", "in this run"
+        minutes = progress.seconds_left / 60
+        print(f"[{study}] {what} {progress.step}/{progress.total}, about {minutes:.0f} min left {left}", flush=True)
 
 
 def run_notebooks(
@@ -93,9 +109,7 @@ def run_notebooks(
         started = time.perf_counter()
         print(f"[{study}] running notebooks/{study}.ipynb with preset {preset!r} …", flush=True)
         stop = threading.Event()
-        reporter = threading.Thread(
-            target=_report_training_progress, args=(study, preset, time.time(), stop), daemon=True
-        )
+        reporter = threading.Thread(target=_report_progress, args=(study, preset, time.time(), stop), daemon=True)
         reporter.start()
         try:
             papermill.execute_notebook(

@@ -33,6 +33,7 @@ from hybridlib.folder_lock import hold_folder
 from hybridlib.losses.adversarial import adversarial_losses
 from hybridlib.models.forward import Networks, build_networks, resolve_device
 from hybridlib.precision import PrecisionChoice, resolve_precision
+from hybridlib.progress_file import ProgressFile
 from hybridlib.training.batches import epoch_batches, run_loader, training_set
 from hybridlib.training.checkpoint import load_checkpoint, save_checkpoint
 from hybridlib.training.config import TrainConfig
@@ -42,7 +43,6 @@ from hybridlib.training.generator_step import mesh_loss_weight
 from hybridlib.training.interrupt import StopOnInterrupt
 from hybridlib.training.loss_log import LossLog, keep_rows_until
 from hybridlib.training.optimizer import adam
-from hybridlib.training.progress_file import ProgressFile
 from hybridlib.training.step import TrainingRun, training_step
 
 

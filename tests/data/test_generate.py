@@ -4,6 +4,7 @@ check it against what it drew."""
 from __future__ import annotations
 
 import hashlib
+import json
 import pickle
 import subprocess
 import sys
@@ -15,12 +16,14 @@ import scipy.io
 import torch
 
 import hybridlib.data.generate as generate
+from hybridlib import progress_file
 from hybridlib.body_model import BodyModel
 from hybridlib.body_model.joint_limits import joints_outside_limits
 from hybridlib.data.lsp import read_lsp, read_lspet
 from hybridlib.data.mocap import read_mocap_folder
 from hybridlib.data.truth import read_truth_3d
 from hybridlib.data.up_s1h import find_silhouettes, read_silhouette
+from hybridlib.progress_file import PROGRESS_FILE, read_progress
 from hybridlib.rendering import render_silhouette
 
 
@@ -130,19 +133,28 @@ def test_an_interrupted_run_resumes_and_gives_the_same_dataset(small_config, tmp
     real_render = generate._render_chunk
     rendered: list[int] = []
 
+    monkeypatch.setattr(progress_file, "PROGRESS_EVERY_S", 0.0)  # progress.json after every chunk
+    cache = tmp_path / "resumed" / generate.CACHE_DIR_NAME
+    progress_seen = []
+
     def failing_render(task):
         if task["chunk"] == 1 and not rendered.count(-1):
             rendered.append(-1)
             raise KeyboardInterrupt
         rendered.append(task["chunk"])
+        if (cache / PROGRESS_FILE).is_file():
+            progress_seen.append(json.loads((cache / PROGRESS_FILE).read_text()))
         return real_render(task)
 
     monkeypatch.setattr(generate, "_render_chunk", failing_render)
     with pytest.raises(KeyboardInterrupt):
         generate.generate_dataset(tmp_path / "resumed", config, workers=1, progress=False)
-    assert len(list((tmp_path / "resumed" / generate.CACHE_DIR_NAME).glob("lsp_*.npz"))) == 1
+    assert len(list(cache.glob("lsp_*.npz"))) == 1
+    assert read_progress(cache / PROGRESS_FILE).step == 4  # images done, for python -m hybridlib.studies
     generate.generate_dataset(tmp_path / "resumed", config, workers=1, progress=False)
     assert rendered == [0, -1, 1, 2]  # chunk 0 was not rendered twice
+    # the resumed run counts from the 4 images already done
+    assert [(seen["step"], seen["first_step"], seen["total"]) for seen in progress_seen] == [(4, 0, 10), (8, 4, 10)]
     assert not (tmp_path / "resumed" / generate.CACHE_DIR_NAME).exists()
 
     monkeypatch.setattr(generate, "_render_chunk", real_render)

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from hybridlib.training import progress_file
-from hybridlib.training.progress_file import PROGRESS_FILE, ProgressFile, read_progress
+from hybridlib import progress_file
+from hybridlib.progress_file import PROGRESS_FILE, ProgressFile, read_progress
 
 
 def test_progress_is_written_every_few_seconds_and_at_the_last_step(tmp_path, monkeypatch):
