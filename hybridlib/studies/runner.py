@@ -120,18 +120,29 @@ _ADDED_FIELDS_DEFAULTS = {"channels_last": None, "compile": False, "w_3d": 0.0, 
 ENCODER_FEATURES_FOLDER = "encoder_features"
 
 
+def _data_identity(data_root: str) -> str:
+    """A data folder as a run's fingerprint holds it: a generated stand-in by what generated it
+    (its ``generator_config.json``), wherever the workspace lies; other data by its path."""
+    generator_config = Path(data_root) / "generator_config.json"
+    if generator_config.is_file():
+        return f"generated: {sha256_of(generator_config)}"
+    return str(Path(data_root).resolve())
+
+
 def _fingerprinted(config: TrainConfig) -> dict[str, object]:
     """The settings a run folder's name is derived from: all but the progress bar and the
     encoder-features folder, which change no number (and the added fields, at their
-    defaults); the encoder's starting weights by their content, so that runs
-    from a rebuilt encoder file never reuse runs from the old one; for runs that may train in
-    bf16, what bf16-mixed covers (:data:`~hybridlib.precision.BF16_MIXED_SCOPE`)."""
-    values = {**config.to_dict(), "progress": None}
+    defaults); the encoder's starting weights and the body model by their content, so that runs
+    from a rebuilt file never reuse runs from the old one, and a moved checkout or workspace
+    finds its runs again (the generated data by what generated it: :func:`_data_identity`); for
+    runs that may train in bf16, what bf16-mixed covers (:data:`~hybridlib.precision.BF16_MIXED_SCOPE`)."""
+    values = {**config.to_dict(), "progress": None, "data_root": _data_identity(config.data_root)}
     del values["encoder_features_dir"]
     if config.precision != "fp32":
         values["bf16_mixed_scope"] = BF16_MIXED_SCOPE
-    if config.encoder_weights is not None and Path(config.encoder_weights).is_file():
-        values["encoder_weights"] = sha256_of(config.encoder_weights)
+    for name in ("encoder_weights", "body_model"):
+        if values[name] is not None and Path(values[name]).is_file():
+            values[name] = sha256_of(values[name])
     return {
         name: value
         for name, value in values.items()

@@ -74,6 +74,21 @@ def test_runs_differing_in_any_setting_never_share_a_folder(settings, tmp_path):
     assert len(others) == 5 and str(folder) not in others
 
 
+def test_a_moved_workspace_finds_its_runs_by_the_content_of_their_data_and_body_model(settings, tmp_path):
+    def run_name(place: str, generator_config: str = '{"lsp": 16, "seed": 0}', body_extra: bytes = b"") -> str:
+        data = tmp_path / place / "data" / "generated-lsp16"
+        data.mkdir(parents=True, exist_ok=True)
+        (data / "generator_config.json").write_text(generator_config)
+        body_model = tmp_path / place / "body.npz"
+        body_model.write_bytes(Path(settings.preset.body_model).read_bytes() + body_extra)
+        moved = replace(settings, preset=replace(settings.preset, body_model=str(body_model)))
+        return Path(train_config(moved, RunSpec("combined"), data).out_dir).name
+
+    assert run_name("first") == run_name("moved")
+    assert run_name("other seed", generator_config='{"lsp": 16, "seed": 1}') != run_name("first")
+    assert run_name("rebuilt body model", body_extra=b"other") != run_name("first")
+
+
 def test_runs_that_may_train_in_bf16_never_share_a_folder_with_runs_of_another_bf16_scope(
     settings, tmp_path, monkeypatch
 ):
