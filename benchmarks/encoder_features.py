@@ -1,20 +1,13 @@
 """What sharing a frozen encoder's outputs between runs saves: short Table-1 runs of the cpu
-preset, and their evaluations, timed side by side in one process.
+preset timed side by side in one process.
 
-    .venv/bin/python -m benchmarks.encoder_features [--steps 60] [--repeats 3] [--test-images 200]
+    .venv/bin/python -m benchmarks.encoder_features [--steps 60] [--repeats 3]
 
-Training: per repeat, in fresh folders, "combined with critic" (the costliest Table-1 row) three
-times: filling a feature store (as the first configuration of a seed does), reading it (as the
-others do), and without a store (the encoder at every step). Prints the median seconds per step
-of each, the ratios, the share of a seed's seven Table-1 configurations (one filling, six
-reading) against seven plain runs (as if each cost what this row costs), and whether the reading
-run's weights equal the plain run's bit for bit.
-
-Evaluation: per repeat, one such run's checkpoint evaluated on ``--test-images`` test images
-without a store, filling one and reading it (as the first of a study's frozen runs and all the
-others do: every run is evaluated on the same test images). Prints the median seconds per test
-image of each, their ratio, and whether the rows are equal.
-
+Per repeat, in fresh folders, "combined with critic" (the costliest Table-1 row) three times:
+filling a feature store (as the first configuration of a seed does), reading it (as the
+others do), and without a store (the encoder at every step). Prints the median seconds per step of each, the ratios, the
+share of a seed's seven Table-1 configurations (one filling, six reading) against seven plain
+runs (as if each cost what this row costs), and whether the reading run's weights equal the plain run's bit for bit.
 Data: the ``demo`` preset's generated set (generated on first use); the encoder: the cpu
 preset's shared one, frozen, at its crop size and batch.
 """
@@ -24,13 +17,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from hybridlib.evaluation import EvaluationConfig, evaluate_checkpoint
 from hybridlib.machine import machine_description
 from hybridlib.studies import resolve_settings
 from hybridlib.studies.presets import StudySettings
@@ -54,49 +45,15 @@ def _seconds_per_step(config: TrainConfig, steps: int) -> float:
     return result.seconds / steps
 
 
-def _evaluations(settings: StudySettings, spec: RunSpec, data_dir: Path, test_images: int, repeats: int) -> None:
-    """Time one frozen checkpoint's evaluation without a store, filling one and reading it (see
-    the module docstring) and print the medians."""
-    timings: dict[str, list[float]] = {"plain": [], "filling": [], "reading": []}
-    equal = []
-    with tempfile.TemporaryDirectory() as folder:
-        run = _frozen_run(settings, spec, data_dir, Path(folder) / "run", 2, None)
-        train(run)
-        evaluate_checkpoint(run.checkpoint_path, config=EvaluationConfig(max_images=8, progress=False))  # warm-up
-        for repeat in range(repeats):
-            store = str(Path(folder) / f"features{repeat}")
-            rows = {}
-            for name, features in (("plain", None), ("filling", store), ("reading", store)):
-                evaluation = EvaluationConfig(max_images=test_images, progress=False, encoder_features_dir=features)
-                started = time.perf_counter()
-                rows[name] = evaluate_checkpoint(run.checkpoint_path, config=evaluation)
-                timings[name].append((time.perf_counter() - started) / rows[name]["test_images"].item())
-            equal.append(rows["reading"].equals(rows["plain"]) and rows["filling"].equals(rows["plain"]))
-            print(
-                f"evaluation repeat {repeat + 1}: "
-                + ", ".join(f"{name} {1e3 * values[-1]:.1f} ms/image" for name, values in timings.items()),
-                flush=True,
-            )
-    plain, filling, reading = (statistics.median(timings[name]) for name in ("plain", "filling", "reading"))
-    images = int(rows["plain"]["test_images"].item())
-    print(f"evaluation, median ms per test image over {repeats} repeats of {images} images (loading included):")
-    print(f"  plain (encoder on every batch) {1e3 * plain:.1f}, filling the store {1e3 * filling:.1f}, "
-          f"reading it {1e3 * reading:.1f}")  # fmt: skip
-    print(f"  plain / reading = {plain / reading:.2f}x; filling / plain = {filling / plain:.3f}")
-    print(f"  rows equal with and without the store: {all(equal)}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--test-images", type=int, default=100, help="per timed evaluation (the demo set has 100)")
     args = parser.parse_args()
     print(f"machine: {machine_description()}", flush=True)
     settings = resolve_settings("bench", PRESET="cpu", DATA_DIR=str(ensure_data(resolve_settings("bench", "demo"))))
     data_dir = Path(settings.data_dir)
     combined = RunSpec("combined with critic", critic="with_rotation")
-    _evaluations(settings, combined, data_dir, args.test_images, args.repeats)
     timings: dict[str, list[float]] = {"filling": [], "reading": [], "plain": []}
     identical = []
     with tempfile.TemporaryDirectory() as folder:  # the process's first run pays its warm-up

@@ -34,15 +34,13 @@ from hybridlib.precision import inference_precision
 from hybridlib.skeleton import NUM_BETAS, NUM_BODY_JOINTS
 from hybridlib.training.checkpoint import load_checkpoint
 from hybridlib.training.config import TrainConfig
-from hybridlib.training.encoder_features import EncoderFeatureStore
 
 
 @dataclass(frozen=True)
 class EvaluationConfig:
     """Loss weights for the validation losses (the authors'), batching, device, an optional
-    cap on the number of test images (smoke runs), the precision of a checkpoint's encoder
-    (None: the one it trained in; "fp32" or "bf16-mixed"), and where a frozen encoder's outputs
-    are shared between evaluations (:mod:`hybridlib.training.encoder_features`; None: not)."""
+    cap on the number of test images (smoke runs), and the precision of a checkpoint's encoder
+    (None: the one it trained in; "fp32" or "bf16-mixed")."""
 
     w_kpr: float = W_KPR
     w_mr: float = W_MR
@@ -52,7 +50,6 @@ class EvaluationConfig:
     max_images: int | None = None
     progress: bool = True
     precision: str | None = None
-    encoder_features_dir: str | None = None
 
 
 def _nanmean(values: list[torch.Tensor]) -> float:
@@ -76,10 +73,6 @@ def evaluate(
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=config.batch_size, num_workers=config.num_workers, collate_fn=collate_samples
     )
-    encoder_features = None
-    if config.encoder_features_dir is not None:
-        encoder = networks.model.encoder
-        encoder_features = EncoderFeatureStore(config.encoder_features_dir, encoder, networks.precision, device)
     rest = networks.body_model(*(torch.zeros(1, size, device=device) for size in (3, 3 * NUM_BODY_JOINTS, NUM_BETAS)))
     reference_skeleton = rest.keypoints_lsp[0]
 
@@ -90,7 +83,7 @@ def evaluate(
     }
     for batch in tqdm(loader, desc="evaluating", unit="batch", disable=not config.progress):
         batch = batch.to(device)
-        pred = predict(networks, batch.image, encoder_features)
+        pred = predict(networks, batch.image)
         parts, output = pred.parts, pred.output
         collected["kpr"].append(keypoint_reprojection_loss_per_sample(pred.keypoints_2d, batch.keypoints_2d))
         mesh_losses = mesh_reprojection_loss_per_sample(
@@ -122,8 +115,6 @@ def evaluate(
             collected["pa_mpjpe"].append(
                 metrics.pa_mpjpe_mm(output.keypoints_lsp[with_truth], batch.joints_3d[with_truth])
             )
-    if encoder_features is not None:
-        encoder_features.save()
     return {
         "kpr_loss": config.w_kpr * _nanmean(collected["kpr"]),
         "mr_loss": config.w_mr * _nanmean(collected["mr"]),

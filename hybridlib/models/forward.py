@@ -7,7 +7,6 @@ the studies all import it from here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -19,9 +18,6 @@ from hybridlib.models.encoder import Encoder
 from hybridlib.models.regressor import IterativeRegressor, MeshRegressor, mean_theta
 from hybridlib.precision import FP32, PrecisionChoice
 from hybridlib.skeleton import ThetaParts, split_theta
-
-if TYPE_CHECKING:
-    from hybridlib.training.encoder_features import EncoderFeatureStore
 
 
 def resolve_device(device: str) -> torch.device:
@@ -97,16 +93,9 @@ def predict_body(theta: torch.Tensor, body_model: BodyModel, image_size: int, wi
     return Prediction(parts, output, keypoints_2d, vertices_px, body_for_critic(output, parts.betas))
 
 
-def predict(
-    networks: Networks, images: torch.Tensor, encoder_features: EncoderFeatureStore | None = None
-) -> Prediction:
+def predict(networks: Networks, images: torch.Tensor) -> Prediction:
     """images (B,3,S,S) ImageNet-normalised → the prediction of the last IEF stage, with the
-    mesh; encoder and regressor in the networks' precision (Θ float32), the body model in float32.
-    ``encoder_features``: a frozen encoder's outputs, read where stored, else computed and stored."""
+    mesh; encoder and regressor in the networks' precision (Θ float32), the body model in float32."""
     with networks.precision.autocast(images.device):
-        prepared = networks.precision.prepare_images(images)
-        if encoder_features is None:
-            theta = networks.model(prepared)[-1]
-        else:
-            theta = encoder_features.regress(networks.model, images, prepared)[-1]
+        theta = networks.model(networks.precision.prepare_images(images))[-1]
     return predict_body(theta, networks.body_model, images.shape[-1])

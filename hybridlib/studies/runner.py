@@ -164,12 +164,7 @@ def run_configuration(
         if stored.get("steps") == result.steps:
             return pd.DataFrame([stored]), result.precision
     max_images = spec.max_images if spec.evaluate_on == "train" else settings.preset.eval_max_images
-    evaluation = EvaluationConfig(
-        device=settings.preset.device,
-        max_images=max_images,
-        progress=progress,
-        encoder_features_dir=config.encoder_features_dir,  # frozen runs: the test images' features shared
-    )
+    evaluation = EvaluationConfig(device=settings.preset.device, max_images=max_images, progress=progress)
     row = evaluate_checkpoint(config.checkpoint_path, config=evaluation, split=spec.evaluate_on)
     row.insert(0, "configuration", spec.label)
     row.insert(1, "seed", config.seed)

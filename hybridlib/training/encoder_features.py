@@ -12,10 +12,6 @@ everything else the output depends on — the encoder's weights and BatchNorm st
 run's precision (bf16 or not, memory format), the device type, and the torch version. Each
 run adds the batches it computed as one file (written atomically, whenever the run writes a
 checkpoint); a run loads the folder's files when it starts. Deleting the folder only costs time.
-
-The test images are the same for every run of a study, so the evaluation of frozen runs shares
-them too (:func:`hybridlib.evaluation.evaluate.evaluate_checkpoint`): the first evaluation of
-a study computes them, the others read them.
 """
 
 from __future__ import annotations
@@ -83,12 +79,6 @@ class EncoderFeatureStore:
         features = encode().detach()
         self.added[key] = self.known[key] = features.cpu()
         return features
-
-    def regress(self, model: nn.Module, images: torch.Tensor, prepared: torch.Tensor) -> list[torch.Tensor]:
-        """``model(prepared)`` (a :class:`~hybridlib.models.regressor.MeshRegressor`: Θ per IEF
-        stage) with the encoder's output for ``images`` (B,3,S,S, as loaded) stored or computed
-        on ``prepared`` (the same images in the run's memory format)."""
-        return model.regressor(self.features(images, lambda: model.encoder(prepared)))
 
     def save(self) -> None:
         """Write the batches computed since the last save, as one new file of the folder."""

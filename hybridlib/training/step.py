@@ -53,7 +53,8 @@ def training_step(
         if run.encoder_features is None:
             thetas = run.model(images)
         else:  # a frozen encoder: its output for these images, computed once
-            thetas = run.encoder_features.regress(networks.model, batch.image, images)
+            encoder, regressor = networks.model.encoder, networks.model.regressor
+            thetas = regressor(run.encoder_features.features(batch.image, lambda: encoder(images)))
     loss, logs, pred = generator_losses(config, thetas, batch, networks, run.adversary, context, w_mr)
     logs = average_logs(logs, context, batch.image.device)
     check(logs)

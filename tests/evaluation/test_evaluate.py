@@ -14,7 +14,6 @@ from hybridlib.data import AugmentationConfig, DataConfig, build_dataset
 from hybridlib.data.folders import MOSH_FOLDER
 from hybridlib.data.mocap import read_mocap_folder
 from hybridlib.evaluation import EvaluationConfig, evaluate, evaluate_checkpoint, evaluate_trivial
-from hybridlib.models.encoder import Encoder
 from hybridlib.models.forward import NetworkConfig, build_networks
 from hybridlib.training import train
 
@@ -38,30 +37,6 @@ def test_evaluating_a_checkpoint_gives_one_row_with_every_metric(generated_root,
     ):
         assert math.isfinite(row[column].item()), column
     assert 0 <= row["silhouette_iou"].item() <= 1 and row["mpjpe_mm"].item() > row["pa_mpjpe_mm"].item()
-
-
-def test_frozen_runs_evaluations_share_the_test_images_encoder_outputs(generated_root, tmp_path):
-    store = str(tmp_path / "features")
-    checkpoints = []
-    for critic in ("without_rotation", "with_rotation"):  # two configurations on one frozen encoder
-        config = tiny_run_config(
-            generated_root, tmp_path / critic, use_lspet=False, max_steps=2, critic=critic, freeze_encoder=True
-        )
-        train(config)
-        checkpoints.append(config.checkpoint_path)
-    shared = EvaluationConfig(progress=False, batch_size=4, encoder_features_dir=store)
-    evaluate_checkpoint(checkpoints[0], config=shared)  # computes the test images' features and stores them
-    encoder_calls = []
-    hook = torch.nn.modules.module.register_module_forward_hook(
-        lambda module, inputs, output: encoder_calls.append(1) if isinstance(module, Encoder) else None
-    )
-    try:
-        reading = evaluate_checkpoint(checkpoints[1], config=shared)
-    finally:
-        hook.remove()
-    assert encoder_calls == []  # every batch read
-    computing = evaluate_checkpoint(checkpoints[1], config=EvaluationConfig(progress=False, batch_size=4))
-    assert reading.equals(computing)
 
 
 def test_the_trivial_predictor_is_theta_0_as_every_run_starts_from_it(generated_root):
