@@ -83,6 +83,10 @@ def _folders(folders: Path | list[Path]) -> list[Path]:
     return [Path(folders)] if isinstance(folders, (str, Path)) else [Path(folder) for folder in folders]
 
 
+def _named(folders: Path | list[Path]) -> str:
+    return ", ".join(str(folder) for folder in _folders(folders))
+
+
 def welch_interval(reference: pd.Series, candidate: pd.Series) -> tuple[float, float]:
     """95 % interval of mean(candidate) − mean(reference) by Welch's t-test; (nan, nan) with
     fewer than two values on a side or no spread on either."""
@@ -124,7 +128,7 @@ def compare_precisions(
     for configuration in reference_runs["configuration"].unique():
         ours = candidate_runs[candidate_runs["configuration"] == configuration]
         if ours.empty:
-            raise ValueError(f"{candidate} has no runs of {configuration!r}, which {reference} has")
+            raise ValueError(f"{_named(candidate)} has no runs of {configuration!r}, which {_named(reference)} has")
         theirs = reference_runs[reference_runs["configuration"] == configuration]
         for metric in metrics:
             low, mean, high = theirs[metric].min(), theirs[metric].mean(), theirs[metric].max()
@@ -174,10 +178,14 @@ def report(reference: Path | list[Path], candidate: Path | list[Path], table: pd
         f"- {welch} of {len(table)} differences have a {CONFIDENCE:.0%} interval (Welch's t-test over seeds) "
         "that contains 0: no difference detected at these seed counts; the interval's width is the size of a "
         "difference they could miss.\n"
-        f"- {paired} of {len(table)} paired differences (paired t-test over the seeds both sides ran) have a "
-        f"{CONFIDENCE:.0%} interval that contains 0; the largest interval bound is {paired_bound:.1f} % of its "
-        "reference mean: a larger difference would have been detected.\n"
-        f"- largest difference of means: {largest:.2f} %.\n"
+        + (
+            f"- {paired} of {len(table)} paired differences (paired t-test over the seeds both sides ran) have a "
+            f"{CONFIDENCE:.0%} interval that contains 0; the largest interval bound is {paired_bound:.1f} % of its "
+            "reference mean: a larger difference would have been detected.\n"
+            if not math.isnan(paired_bound)
+            else "- no paired test: the two sides share fewer than two seeds.\n"
+        )
+        + f"- largest difference of means: {largest:.2f} %.\n"
     )
 
 

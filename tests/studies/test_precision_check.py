@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from hybridlib.studies.precision_check import compare_precisions, main, run_lsp_ablation_configuration
+from hybridlib.studies.precision_check import compare_precisions, main, report, run_lsp_ablation_configuration
 
 
 def _write(folder, configuration_losses, precision, first_seed=0):
@@ -48,6 +48,9 @@ def test_welchs_interval_of_the_difference_decides_whether_a_difference_is_detec
     assert mr["difference 95% low"] == pytest.approx(0.2 - 2.776 * 0.01 * (2 / 3) ** 0.5, abs=1e-3)
     single = _write(tmp_path / "one", {"combined": [(2.1, 0.2)]}, "bf16-mixed")
     assert set(compare_precisions(reference, single)["Welch verdict"]) == {"no interval (one seed a side)"}
+    assert "- no paired test: the two sides share fewer than two seeds." in report(
+        reference, single, compare_precisions(reference, single)
+    )
 
 
 def test_an_unknown_table_1_configuration_is_refused_with_the_labels():
