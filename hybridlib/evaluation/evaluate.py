@@ -137,7 +137,7 @@ def load_trained(checkpoint_path: str | Path, precision: str | None = None) -> t
     it), in ``precision`` ("fp32" or "bf16-mixed"; None: the one the run trained in); returns
     them, the run's configuration and its step count."""
     state = load_checkpoint(checkpoint_path)
-    config = replace(TrainConfig.from_dict(state["config"]), pretrained=False)
+    config = replace(TrainConfig.from_dict(state["config"]), pretrained=False, regressor_weights=None)
     networks = build_networks(config.networks, BodyModel(config.body_model))
     networks.precision = inference_precision(state.get("precision"), precision)
     networks.precision.prepare_encoder(networks.model.encoder)

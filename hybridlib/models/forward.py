@@ -15,7 +15,7 @@ from hybridlib.body_model import BodyModel, BodyModelOutput
 from hybridlib.geometry import normalized_to_pixels, weak_perspective_projection
 from hybridlib.models.critic import BodyForCritic, body_for_critic, build_critic
 from hybridlib.models.encoder import Encoder
-from hybridlib.models.regressor import IterativeRegressor, MeshRegressor, mean_theta
+from hybridlib.models.regressor import IterativeRegressor, MeshRegressor, load_regressor_weights, mean_theta
 from hybridlib.precision import FP32, PrecisionChoice
 from hybridlib.skeleton import ThetaParts, split_theta
 
@@ -42,8 +42,9 @@ class Networks:
 class NetworkConfig:
     """The architecture: encoder backbone, critic kind ("none", "without_rotation",
     "with_rotation", "hmr"), IEF stages and dropout, the encoder's starting weights (torchvision's
-    ImageNet file or a hybridlib encoder-weights file; None = torchvision's cache if present) and
-    whether to use them at all."""
+    ImageNet file or a hybridlib encoder-weights file; None = torchvision's cache if present),
+    whether to use them at all, and the regressor's starting weights (a regressor-weights file
+    pretrained with that encoder; None = a fresh regressor from Θ_0)."""
 
     backbone: str = "resnet50"
     critic: str = "with_rotation"
@@ -51,6 +52,14 @@ class NetworkConfig:
     dropout: float = 0.5
     encoder_weights: str | None = None
     pretrained: bool = True
+    regressor_weights: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.regressor_weights is not None and (not self.pretrained or self.encoder_weights is None):
+            raise ValueError(
+                f"regressor weights {self.regressor_weights} start from the encoder they were pretrained with: "
+                "set encoder_weights to that file (and pretrained=True), or regressor_weights=None"
+            )
 
 
 def build_networks(
@@ -59,11 +68,14 @@ def build_networks(
     mean_body_pose: torch.Tensor | None = None,
     mean_betas: torch.Tensor | None = None,
 ) -> Networks:
-    """Encoder + IEF regressor (Θ_0 from the given mean body pose (69,) and β (10,); the
-    template when None) and the critic, on the CPU, posing ``body_model``."""
+    """Encoder + IEF regressor (Θ_0 from the given mean body pose (69,) and β (10,), the
+    template when None — or, with ``config.regressor_weights``, the pretrained regressor's) and
+    the critic, on the CPU, posing ``body_model``."""
     encoder = Encoder(config.backbone, weights_path=config.encoder_weights, pretrained=config.pretrained)
     initial_theta = mean_theta(mean_body_pose, mean_betas)
     regressor = IterativeRegressor(encoder.feature_dim, initial_theta, config.num_stages, dropout=config.dropout)
+    if config.regressor_weights is not None:
+        load_regressor_weights(regressor, config.regressor_weights, config.encoder_weights)
     return Networks(model=MeshRegressor(encoder, regressor), critic=build_critic(config.critic), body_model=body_model)
 
 

@@ -10,9 +10,14 @@ about 1 % of a ``cpu``-preset step: docs/performance.md).
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import torch
 from torch import nn
 
+from hybridlib.atomic_write import atomic_write
+from hybridlib.checksum import sha256_of
 from hybridlib.geometry import UPRIGHT_GLOBAL_ORIENT
 from hybridlib.skeleton import NUM_BETAS, NUM_BODY_JOINTS, THETA_LAYOUT
 
@@ -73,6 +78,69 @@ class IterativeRegressor(nn.Module):
             theta = theta + correction.to(theta.dtype)
             stages.append(theta)
         return stages
+
+
+REGRESSOR_WEIGHTS_FORMAT = "hybridlib.regressor-weights/1"
+
+
+def regressor_weights_path(encoder_weights: str | Path) -> Path:
+    """Where the regressor pretrained together with the encoder-weights file ``encoder_weights``
+    is kept: beside it, ``<its stem>_regressor.pt``."""
+    encoder_weights = Path(encoder_weights)
+    return encoder_weights.with_name(f"{encoder_weights.stem}_regressor.pt")
+
+
+def save_regressor_weights(
+    regressor: IterativeRegressor, path: str | Path, encoder_weights: str | Path, provenance: dict[str, Any]
+) -> Path:
+    """Write the regressor (Θ_0 and the MLP, float16) with ``provenance`` and the SHA-256 of the
+    encoder-weights file it was trained on, atomically, for :func:`load_regressor_weights`."""
+    payload = {
+        "format": REGRESSOR_WEIGHTS_FORMAT,
+        "encoder_sha256": sha256_of(encoder_weights),
+        "state_dict": {name: value.half() for name, value in regressor.state_dict().items()},
+        "provenance": provenance,
+    }
+    return atomic_write(path, lambda handle: torch.save(payload, handle), what="regressor weights")
+
+
+def load_regressor_weights(regressor: IterativeRegressor, path: str | Path, encoder_weights: str | Path) -> None:
+    """Load a :func:`save_regressor_weights` file into ``regressor``; refused, naming both files,
+    when it was pretrained with another encoder than ``encoder_weights`` or does not fit."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"regressor weights {path} not found: restore them (git checkout -- hybridlib/assets) or rebuild them "
+            "with make pretrained-encoder"
+        ) from None
+    except Exception as error:  # truncated, corrupt or not a torch file
+        raise ValueError(
+            f"regressor weights {path} cannot be read ({type(error).__name__}): restore them "
+            "(git checkout -- hybridlib/assets) or rebuild them with make pretrained-encoder"
+        ) from error
+    if not isinstance(payload, dict) or payload.get("format") != REGRESSOR_WEIGHTS_FORMAT:
+        raise ValueError(f"{path} is not a hybridlib regressor-weights file (make pretrained-encoder writes one)")
+    if payload["encoder_sha256"] != sha256_of(encoder_weights):
+        raise ValueError(
+            f"regressor weights {path} were pretrained with another encoder than {encoder_weights} (SHA-256 "
+            f"{payload['encoder_sha256'][:12]}…): use the pair one pretraining wrote (make pretrained-encoder)"
+        )
+    state = {name: value.to(regressor.initial_theta.dtype) for name, value in payload["state_dict"].items()}
+    try:
+        regressor.load_state_dict(state)
+    except RuntimeError as error:
+        detail = " ".join(str(error).split("\n")[:2])[:300]
+        raise ValueError(f"regressor weights {path} do not fit this regressor: {detail}") from error
+
+
+def regressor_origin(regressor_weights: str | Path | None) -> str:
+    """Where an IEF regressor built with these starting weights starts from, in words (provenance)."""
+    if regressor_weights is None:
+        return "a fresh IEF regressor from Θ_0 (the mean pose)"
+    path = Path(regressor_weights)
+    made = torch.load(path, map_location="cpu", weights_only=True)["provenance"].get("summary", "")
+    return f"{path.name} (sha256 {sha256_of(path)[:12]}){': ' + made if made else ''}"
 
 
 class MeshRegressor(nn.Module):

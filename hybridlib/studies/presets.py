@@ -71,6 +71,7 @@ class Preset:
     num_workers: int = 0
     pretrained: bool = True
     encoder_weights: str | None = None  # the encoder's starting weights; None = torchvision's ImageNet cache
+    regressor_weights: str | None = None  # the regressor's, pretrained with that encoder; None = fresh from Θ_0
     freeze_encoder: bool = False  # True: the runs train the regressor (and critic) on the encoder as loaded
     device: str = "auto"
     precision: str = "auto"  # "fp32", "bf16-mixed" or "auto" (bf16 where it is native and faster)
@@ -228,11 +229,12 @@ def resolve_settings(
                 f"DATA_DIR {data_dir} is not a folder: point it at the folder holding lsp/, lsp_ext/, up-s1h/, "
                 "mosh/, or leave it None to use generated data"
             )
-    if preset.encoder_weights is not None and not Path(preset.encoder_weights).is_file():
-        raise ParameterError(
-            f"the {PRESET} preset starts every run from the encoder {preset.encoder_weights}, which is missing: "
-            "restore it from git (git checkout -- hybridlib/assets) or rebuild it with make pretrained-encoder"
-        )
+    for part, weights in (("encoder", preset.encoder_weights), ("regressor", preset.regressor_weights)):
+        if weights is not None and not Path(weights).is_file():
+            raise ParameterError(
+                f"the {PRESET} preset starts every run from the {part} {weights}, which is missing: "
+                "restore it from git (git checkout -- hybridlib/assets) or rebuild it with make pretrained-encoder"
+            )
     seeds = _seeds(SEEDS, preset)
     out_dir = Path(OUT_DIR) if OUT_DIR is not None else default_out_dir(study, PRESET)
     _check_writable(out_dir)

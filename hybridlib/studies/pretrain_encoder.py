@@ -11,9 +11,10 @@ from this one encoder instead (a documented deviation, docs/method.md). It is tr
 generated set of its own (a different seed from the study data: other poses, shapes, clothes
 and backgrounds), supervised with the generated 3D truth — pose, β, 3D keypoints
 (:mod:`hybridlib.losses.supervised_3d`) — plus L_kpr, so that it favours neither studied loss
-over the other (no silhouette, no critic). Only the encoder is kept (float16, loaded with
-``weights_only``); each study run starts a fresh regressor on it (in Tables 1 and 2 it stays
-frozen: :mod:`hybridlib.studies.presets`).
+over the other (no silhouette, no critic). The encoder and the IEF regressor trained with it are
+kept (float16, loaded with ``weights_only``; the regressor beside the encoder as
+``<name>_regressor.pt``, tied to it by the encoder file's SHA-256): the cpu preset's runs start
+from both (in Tables 1 and 2 the encoder stays frozen: :mod:`hybridlib.studies.presets`).
 
 Every 2,500 steps the network is evaluated on the held-out LSP test half of its own set; the
 learning curve goes to ``results/pretrained_encoder/<name>.curve.csv`` and ``.png``, the recipe
@@ -40,6 +41,7 @@ from hybridlib.data.generate import GeneratorConfig, generate_dataset
 from hybridlib.evaluation.evaluate import EvaluationConfig, evaluate_checkpoint
 from hybridlib.machine import machine_description
 from hybridlib.models.encoder import save_encoder_weights
+from hybridlib.models.regressor import regressor_weights_path, save_regressor_weights
 from hybridlib.paths import data_root, results_root, runs_root
 from hybridlib.studies.presets import PRETRAINED_ENCODER, GeneratedData
 from hybridlib.studies.provenance import git_commit
@@ -117,8 +119,9 @@ def pretrain_encoder(
     recipe: PretrainRecipe = PretrainRecipe(), out_path: Path = PRETRAINED_ENCODER, data_dir: Path | None = None
 ) -> Path:
     """Generate the recipe's data (or use the generated set ``data_dir``), train with a
-    measurement at each of the recipe's stops, and write the encoder to ``out_path`` (its
-    provenance in the ``.json`` beside it, the curve in ``results/pretrained_encoder/``). The
+    measurement at each of the recipe's stops, and write the encoder to ``out_path`` and the
+    regressor beside it (:func:`~hybridlib.models.regressor.regressor_weights_path`; their
+    provenance in the ``.json`` beside the encoder, the curve in ``results/pretrained_encoder/``). The
     curve is kept in the run folder as it grows, so an interrupted call resumes without losing
     its measurements."""
     started, commit = time.perf_counter(), git_commit()  # the code that runs, read before it runs
@@ -175,11 +178,16 @@ def pretrain_encoder(
         "curve": curve_table.to_csv(index=False),
     }
     save_encoder_weights(result.networks.model.encoder, out_path, provenance)
+    regressor_path = regressor_weights_path(out_path)
+    save_regressor_weights(result.networks.model.regressor, regressor_path, out_path, provenance)
     atomic_write_text(out_path.with_suffix(".json"), json.dumps(provenance, indent=1) + "\n", what="provenance")
     figures = results_root() / "pretrained_encoder"
     atomic_write_text(figures / f"{out_path.stem}.curve.csv", curve_table.to_csv(index=False), what="learning curve")
     _plot_curve(curve_table, figures / f"{out_path.stem}.curve.png")
-    print(f"wrote {out_path} ({out_path.stat().st_size / 1e6:.1f} MB) in {provenance['wall_seconds']:.0f} s")
+    print(
+        f"wrote {out_path} ({out_path.stat().st_size / 1e6:.1f} MB) and {regressor_path.name} "
+        f"({regressor_path.stat().st_size / 1e6:.1f} MB) in {provenance['wall_seconds']:.0f} s"
+    )
     return out_path
 
 

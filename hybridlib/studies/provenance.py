@@ -16,6 +16,7 @@ import torch
 from hybridlib.checksum import sha256_of
 from hybridlib.machine import machine_description
 from hybridlib.models.encoder import encoder_origin
+from hybridlib.models.regressor import regressor_origin
 from hybridlib.paths import REPOSITORY_ROOT, in_checkout
 from hybridlib.studies.presets import StudySettings
 
@@ -58,6 +59,7 @@ def collect_provenance(settings: StudySettings, data_dir: Path, device: torch.de
         "body_model": {"path": str(body_model), "sha256": sha256_of(body_model) if body_model.is_file() else None},
         "seeds": list(settings.seeds),
         "encoder": encoder_origin(preset.backbone, preset.pretrained, preset.encoder_weights),
+        "regressor": regressor_origin(preset.regressor_weights),
         "epochs": {"lsp": preset.epochs_lsp, "lsp_and_lspet": preset.epochs_lspet},
         "device": str(device)
         + (

@@ -89,6 +89,7 @@ def train_config(settings: StudySettings, spec: RunSpec, data_dir: Path, progres
         backbone=preset.backbone,
         pretrained=preset.pretrained,
         encoder_weights=preset.encoder_weights,
+        regressor_weights=preset.regressor_weights,
         freeze_encoder=freeze_encoder,
         encoder_features_dir=str(runs_root() / ENCODER_FEATURES_FOLDER) if freeze_encoder else None,
         body_model=preset.body_model,
@@ -115,7 +116,13 @@ def train_config(settings: StudySettings, spec: RunSpec, data_dir: Path, progres
 
 # TrainConfig fields added after studies first cached their runs: at their defaults they stay out
 # of the fingerprint, so runs finished before the field existed are still found and reused.
-_ADDED_FIELDS_DEFAULTS = {"channels_last": None, "compile": False, "w_3d": 0.0, "freeze_encoder": False}
+_ADDED_FIELDS_DEFAULTS = {
+    "channels_last": None,
+    "compile": False,
+    "w_3d": 0.0,
+    "freeze_encoder": False,
+    "regressor_weights": None,
+}
 # where frozen runs share their encoder's outputs (hybridlib.training.encoder_features), under runs/
 ENCODER_FEATURES_FOLDER = "encoder_features"
 
@@ -132,7 +139,7 @@ def _data_identity(data_root: str) -> str:
 def _fingerprinted(config: TrainConfig) -> dict[str, object]:
     """The settings a run folder's name is derived from: all but the progress bar and the
     encoder-features folder, which change no number (and the added fields, at their
-    defaults); the encoder's starting weights and the body model by their content, so that runs
+    defaults); the encoder's and regressor's starting weights and the body model by their content, so that runs
     from a rebuilt file never reuse runs from the old one, and a moved checkout or workspace
     finds its runs again (the generated data by what generated it: :func:`_data_identity`); for
     runs that may train in bf16, what bf16-mixed covers (:data:`~hybridlib.precision.BF16_MIXED_SCOPE`)."""
@@ -140,7 +147,7 @@ def _fingerprinted(config: TrainConfig) -> dict[str, object]:
     del values["encoder_features_dir"]
     if config.precision != "fp32":
         values["bf16_mixed_scope"] = BF16_MIXED_SCOPE
-    for name in ("encoder_weights", "body_model"):
+    for name in ("encoder_weights", "regressor_weights", "body_model"):
         if values[name] is not None and Path(values[name]).is_file():
             values[name] = sha256_of(values[name])
     return {

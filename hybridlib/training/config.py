@@ -48,6 +48,7 @@ class TrainConfig:
     backbone: str = "resnet50"
     encoder_weights: str | None = None  # torchvision's ImageNet file or a hybridlib encoder-weights file; None = cache
     pretrained: bool = True
+    regressor_weights: str | None = None  # a regressor-weights file pretrained with encoder_weights; None = fresh
     body_model: str | None = None  # None = the embedded open model
     critic: Literal["none", "without_rotation", "with_rotation", "hmr"] = "with_rotation"
     w_kpr: float = W_KPR
@@ -113,7 +114,13 @@ class TrainConfig:
     def networks(self) -> NetworkConfig:
         """The architecture part of the configuration."""
         return NetworkConfig(
-            self.backbone, self.critic, self.num_stages, self.dropout, self.encoder_weights, self.pretrained
+            self.backbone,
+            self.critic,
+            self.num_stages,
+            self.dropout,
+            self.encoder_weights,
+            self.pretrained,
+            self.regressor_weights,
         )
 
     @property

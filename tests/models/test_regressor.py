@@ -7,6 +7,14 @@ import torch
 
 from hybridlib.geometry import UPRIGHT_GLOBAL_ORIENT
 from hybridlib.models import Encoder, IterativeRegressor, MeshRegressor, mean_theta
+from hybridlib.models.encoder import save_encoder_weights
+from hybridlib.models.forward import NetworkConfig
+from hybridlib.models.regressor import (
+    load_regressor_weights,
+    regressor_origin,
+    regressor_weights_path,
+    save_regressor_weights,
+)
 from hybridlib.skeleton import THETA_LAYOUT
 
 
@@ -96,3 +104,34 @@ def test_regressor_backward_passes_gradcheck_in_float64_and_dropout_of_one_drops
     torch.testing.assert_close(
         stages[-1], silent.mlp[-1].bias.expand(2, -1) * 3 + silent.initial_theta.expand(2, -1)
     )  # every hidden unit dropped
+
+
+def test_pretrained_regressor_weights_load_only_beside_the_encoder_they_were_trained_with(tmp_path):
+    encoder = Encoder("resnet18", pretrained=False)
+    encoder_file = save_encoder_weights(encoder, tmp_path / "encoder_a.pt", {"summary": "a"})
+    other_encoder_file = save_encoder_weights(Encoder("resnet18", pretrained=False), tmp_path / "encoder_b.pt", {})
+    trained = IterativeRegressor(encoder.feature_dim)
+    torch.nn.init.normal_(trained.mlp[-1].weight)  # unlike a fresh regressor
+    trained.initial_theta.data += 0.25
+    regressor_file = save_regressor_weights(
+        trained, regressor_weights_path(encoder_file), encoder_file, {"summary": "pretrained on 3 images"}
+    )
+    assert regressor_file.name == "encoder_a_regressor.pt"
+    assert regressor_origin(regressor_file).endswith(": pretrained on 3 images")
+    assert regressor_origin(None) == "a fresh IEF regressor from Θ_0 (the mean pose)"
+
+    fresh = IterativeRegressor(encoder.feature_dim)
+    load_regressor_weights(fresh, regressor_file, encoder_file)
+    for name, value in trained.state_dict().items():
+        torch.testing.assert_close(fresh.state_dict()[name], value.half().float(), msg=name)
+
+    with pytest.raises(ValueError, match="pretrained with another encoder than .*encoder_b.pt"):
+        load_regressor_weights(IterativeRegressor(encoder.feature_dim), regressor_file, other_encoder_file)
+    with pytest.raises(ValueError, match="do not fit this regressor"):
+        load_regressor_weights(IterativeRegressor(2048), regressor_file, encoder_file)
+    with pytest.raises(ValueError, match="not a hybridlib regressor-weights file"):
+        load_regressor_weights(IterativeRegressor(encoder.feature_dim), encoder_file, encoder_file)
+    with pytest.raises(FileNotFoundError, match="make pretrained-encoder"):
+        load_regressor_weights(IterativeRegressor(encoder.feature_dim), tmp_path / "missing.pt", encoder_file)
+    with pytest.raises(ValueError, match="start from the encoder they were pretrained with"):
+        NetworkConfig("resnet18", regressor_weights=str(regressor_file))  # no encoder weights named

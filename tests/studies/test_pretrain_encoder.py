@@ -13,6 +13,8 @@ import torch
 from hybridlib.evaluation.evaluate import load_trained
 from hybridlib.models import Encoder
 from hybridlib.models.encoder import encoder_origin, read_encoder_weights
+from hybridlib.models.forward import NetworkConfig, build_networks
+from hybridlib.models.regressor import regressor_origin, regressor_weights_path
 from hybridlib.studies.pretrain_encoder import PretrainRecipe, main, pretrain_encoder
 from hybridlib.training.loss_log import read_loss_log
 
@@ -49,6 +51,14 @@ def test_pretraining_writes_the_encoder_its_curve_and_provenance_and_resumes(gen
     assert steps == 10
     for name, value in trained.model.encoder.network.state_dict().items():
         torch.testing.assert_close(loaded.network.state_dict()[name], value.half().to(value.dtype), msg=name)
+    # the regressor it was trained with, beside it: a run started from the pair starts from the trained network
+    regressor_file = regressor_weights_path(out)
+    assert regressor_file == tmp_path / "encoder_regressor.pt"
+    assert provenance["summary"] in regressor_origin(regressor_file)
+    pair = NetworkConfig("resnet18", "none", encoder_weights=str(out), regressor_weights=str(regressor_file))
+    started = build_networks(pair, trained.body_model).model.regressor.state_dict()
+    for name, value in trained.model.regressor.state_dict().items():
+        torch.testing.assert_close(started[name], value.half().to(value.dtype), msg=name)
 
     pretrain_encoder(recipe, out, data_dir=generated_root)  # again: resumed, nothing retrained or re-measured
     assert len(read_loss_log(f"{run_dir}/losses.csv")) == 10

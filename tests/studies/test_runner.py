@@ -104,20 +104,21 @@ def test_runs_that_may_train_in_bf16_never_share_a_folder_with_runs_of_another_b
     assert train_config(in_precision["fp32"], spec, tmp_path).out_dir == folders["fp32"]  # fp32: no bf16 at all
 
 
-def test_runs_from_another_encoder_file_never_share_a_folder_whatever_its_path(settings, tmp_path):
+@pytest.mark.parametrize("part", ["encoder_weights", "regressor_weights"])
+def test_runs_from_another_encoder_or_regressor_file_never_share_a_folder_whatever_its_path(settings, tmp_path, part):
     spec = RunSpec("combined")
-    weights = tmp_path / "encoder.pt"
+    weights = tmp_path / "weights.pt"
     weights.write_bytes(b"first build")
-    with_encoder = replace(settings, preset=replace(settings.preset, encoder_weights=str(weights)))
-    first = train_config(with_encoder, spec, tmp_path / "data").out_dir
-    assert train_config(with_encoder, spec, tmp_path / "data").encoder_weights == str(weights)
+    with_weights = replace(settings, preset=replace(settings.preset, **{part: str(weights)}))
+    first = train_config(with_weights, spec, tmp_path / "data").out_dir
+    assert getattr(train_config(with_weights, spec, tmp_path / "data"), part) == str(weights)
     assert first != train_config(settings, spec, tmp_path / "data").out_dir
-    weights.write_bytes(b"a rebuilt encoder")  # same path, new content: a new folder
-    assert train_config(with_encoder, spec, tmp_path / "data").out_dir != first
+    weights.write_bytes(b"a rebuilt file")  # same path, new content: a new folder
+    assert train_config(with_weights, spec, tmp_path / "data").out_dir != first
     moved = tmp_path / "elsewhere.pt"
     weights.rename(moved)
     moved.write_bytes(b"first build")  # the first content at another path: its folder again
-    at_new_path = replace(settings, preset=replace(settings.preset, encoder_weights=str(moved)))
+    at_new_path = replace(settings, preset=replace(settings.preset, **{part: str(moved)}))
     assert train_config(at_new_path, spec, tmp_path / "data").out_dir == first
 
 
