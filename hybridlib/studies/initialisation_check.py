@@ -1,19 +1,23 @@
 """Which starting point lets the cpu preset's networks learn: the held-out curves of one Table-1
-configuration fine-tuned from each start in :data:`STARTS` — the shared encoder frozen with a fresh
-regressor trained on it (what the cpu preset does), the shared encoder trained end to end with a
-fresh regressor (the paper's regime, the cpu preset's before), and the whole pretrained network
-(the encoder and the regressor it was pretrained with, trained end to end).
+configuration fine-tuned from each start in :data:`STARTS`, all from one pretrained pair (the
+shared encoder and the IEF regressor pretrained with it): the encoder frozen with the pretrained
+regressor trained on it (what the cpu preset does), the encoder frozen with a fresh regressor,
+the encoder trained end to end with a fresh regressor (the paper's regime), and the whole
+pretrained network trained end to end.
 
     python -m hybridlib.studies.initialisation_check [--configuration "combined without critic"] [--seed 0]
-                                                     [--starts frozen end-to-end whole-network]
+                                                     [--starts frozen-pretrained frozen end-to-end whole-network]
+                                                     [--encoder PATH]
 
 Every run is the study's run of that configuration (its data, losses, learning rate and seed),
-measured on the LSP test half at step 0 and every ``every_steps`` steps; the whole network is read
-from the pretraining run's checkpoint (``runs/pretrain_encoder/``, left by ``make
-pretrained-encoder``). The curves, with the trivial row and the studies issue's bars (PCK@0.2 ≥ 60 %,
-PA-MPJPE ≥ 20 % below the trivial row), go to ``results/initialisation_check/<preset>/``; each row
-names the machine and precision it was measured in, and the rows of starts not measured by this
-call are kept from the file as it was (so one start can be re-measured alone).
+measured on the LSP test half at step 0 and every ``every_steps`` steps. The pair is the preset's
+encoder and the regressor beside it, or ``--encoder PATH`` (e.g. a new pretraining's, before it
+replaces the committed one). The curves, with the trivial row and the studies issue's bars
+(PCK@0.2 ≥ 60 %, PA-MPJPE ≥ 20 % below the trivial row), go to
+``results/initialisation_check/<preset>/``; each row names the encoder, machine and precision it
+was measured with; rows of other starts, seeds and encoders are kept from the file as it was (so
+one start can be re-measured alone), and the figure and ``starts_compared.md`` show this call's
+encoder.
 """
 
 from __future__ import annotations
@@ -26,12 +30,13 @@ import pandas as pd
 from matplotlib.figure import Figure  # no pyplot: figures go to files, whatever the backend
 
 from hybridlib.atomic_write import atomic_write_text
+from hybridlib.checksum import sha256_of
 from hybridlib.evaluation.evaluate import EvaluationConfig, evaluate_checkpoint
 from hybridlib.evaluation.verdicts import Comparison, finding
 from hybridlib.machine import machine_name
+from hybridlib.models.regressor import regressor_weights_path
 from hybridlib.paths import results_root, runs_root
 from hybridlib.studies.presets import ParameterError, resolve_settings
-from hybridlib.studies.pretrain_encoder import PretrainRecipe
 from hybridlib.studies.runner import ensure_data, train_config, trivial_rows
 from hybridlib.studies.studies import table_1_specs
 from hybridlib.training.batches import training_set
@@ -44,19 +49,22 @@ from hybridlib.training.loss_log import read_loss_log, training_seconds
 @dataclass(frozen=True)
 class Start:
     """One starting point: its label in the curves, its ``--starts`` key, whether the encoder is
-    frozen during the fine-tuning, and whether the regressor comes from the pretraining run."""
+    frozen during the fine-tuning, and whether the regressor starts pretrained (else fresh, from Θ_0)."""
 
     label: str
     key: str
     freeze_encoder: bool
-    whole_network: bool = False
+    pretrained_regressor: bool
 
 
 STARTS = (
-    Start("shared encoder frozen, fresh regressor", "frozen", freeze_encoder=True),
-    Start("shared encoder, fresh regressor", "end-to-end", freeze_encoder=False),
-    Start("whole pretrained network", "whole-network", freeze_encoder=False, whole_network=True),
+    Start("shared encoder frozen, pretrained regressor", "frozen-pretrained", True, pretrained_regressor=True),
+    Start("shared encoder frozen, fresh regressor", "frozen", True, pretrained_regressor=False),
+    Start("shared encoder, fresh regressor", "end-to-end", False, pretrained_regressor=False),
+    Start("whole pretrained network", "whole-network", False, pretrained_regressor=True),
 )
+# (first, second) start keys whose last measurements starts_compared.md sets against each other
+COMPARED = (("frozen-pretrained", "frozen"), ("frozen", "end-to-end"))
 PCK_BAR = 60.0  # the studies issue's bars
 PA_MPJPE_FRACTION_BAR = 0.8
 
@@ -75,25 +83,28 @@ class InitialisationCheck:
 
 
 def fine_tuning_curves(
-    check: InitialisationCheck = InitialisationCheck(), pretraining_checkpoint: Path | None = None
+    check: InitialisationCheck = InitialisationCheck(), encoder_weights: Path | None = None
 ) -> pd.DataFrame:
-    """Train the check's configuration from each of its starts (:data:`STARTS`), measuring it at
-    step 0 and every ``every_steps`` steps; returns one row per start and measurement (PCK@0.2,
-    PA-MPJPE, KPR, …, the machine and precision) and writes the curves — with the kept rows of
-    the other starts — the trivial row and their figure. Interrupted, it resumes (the runs are in
-    ``runs/initialisation_check/``; finished measurements are not redone)."""
+    """Train the check's configuration from each of its starts (:data:`STARTS`) on the pair of
+    ``encoder_weights`` (None: the preset's) and the regressor beside it, measuring it at step 0
+    and every ``every_steps`` steps; returns one row per start and measurement (PCK@0.2,
+    PA-MPJPE, KPR, …, the encoder, machine and precision) and writes the curves — with the kept
+    rows of other starts, seeds and encoders — the trivial row, the figure and the comparison of
+    the starts. Interrupted, it resumes (the runs are in ``runs/initialisation_check/``; finished
+    measurements are not redone)."""
     starts = [start for start in STARTS if start.key in check.starts]
     unknown = sorted(set(check.starts) - {start.key for start in STARTS})
     if unknown or not starts:
         raise ParameterError(f"starts must be some of {[start.key for start in STARTS]}, got {list(check.starts)}")
-    if pretraining_checkpoint is None:
-        pretraining_checkpoint = Path(PretrainRecipe().train_config(Path()).out_dir) / "checkpoint.pt"
-    if any(start.whole_network for start in starts) and not pretraining_checkpoint.is_file():
-        raise FileNotFoundError(
-            f"the pretraining run's checkpoint {pretraining_checkpoint} is missing: run make pretrained-encoder "
-            "(it leaves the run in runs/pretrain_encoder/), pass the checkpoint, or leave out --starts whole-network"
-        )
     settings = resolve_settings("02_lsp_ablation", PRESET=check.preset)
+    encoder_weights = Path(encoder_weights or settings.preset.encoder_weights or "")
+    regressor_weights = regressor_weights_path(encoder_weights)
+    for part, path in (("encoder", encoder_weights), ("regressor", regressor_weights)):
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"the pretrained {part} {path} is missing: every start begins from the pair make pretrained-encoder "
+                "writes (the encoder and <its name>_regressor.pt); pass --encoder with the path of such an encoder"
+            )
     specs = {spec.label: spec for _, _, spec in table_1_specs()}
     if check.configuration not in specs:
         raise ParameterError(f"configuration must be one of {sorted(specs)}, got {check.configuration!r}")
@@ -102,24 +113,33 @@ def fine_tuning_curves(
             f"{check.configuration!r} ramps w_mr over the run: a run stopped to be measured ramps otherwise"
         )
     data_dir = ensure_data(settings, progress=False)
-    study_run = train_config(settings, replace(specs[check.configuration], seed=check.seed), data_dir, progress=False)
+    spec = replace(specs[check.configuration], seed=check.seed)
+    encoder = f"{encoder_weights.name} (sha256 {sha256_of(encoder_weights)[:12]})"
     evaluation = EvaluationConfig(max_images=check.evaluation_images, progress=False)
     out_dir = results_root() / "initialisation_check" / check.preset
-    key = {"configuration": check.configuration, "seed": check.seed}
+    key = {"configuration": check.configuration, "seed": check.seed, "encoder": encoder}
     rows = []
-    if (out_dir / "curves.csv").is_file():  # other starts, seeds and configurations, as measured before
+    if (out_dir / "curves.csv").is_file():  # other starts, seeds, configurations and encoders, as measured before
         kept = _with_key(pd.read_csv(out_dir / "curves.csv"))
         remeasured = kept["start"].isin([start.label for start in starts])
-        remeasured &= (kept["configuration"] == check.configuration) & (kept["seed"] == check.seed)
+        for column, value in key.items():
+            remeasured &= kept[column] == value
         rows = kept[~remeasured].to_dict("records")
     for start in starts:
+        preset = replace(
+            settings.preset,
+            pretrained=True,
+            encoder_weights=str(encoder_weights),
+            regressor_weights=str(regressor_weights) if start.pretrained_regressor else None,
+            freeze_encoder=start.freeze_encoder,
+        )
+        study_run = train_config(replace(settings, preset=preset), spec, data_dir, progress=False)
         run_dir = runs_root() / "initialisation_check" / check.preset / start.key / Path(study_run.out_dir).name
-        config = replace(study_run, out_dir=str(run_dir), freeze_encoder=start.freeze_encoder)
+        config = replace(study_run, out_dir=str(run_dir))
         measured_file = run_dir / "curve.csv"  # kept as it grows: an interrupted check resumes
         measured = pd.read_csv(measured_file).to_dict("records") if measured_file.is_file() else []
         if not config.checkpoint_path.is_file():
-            whole = load_checkpoint(pretraining_checkpoint)["model"] if start.whole_network else None
-            write_initial_checkpoint(config, whole)
+            write_initial_checkpoint(config)
         precision = load_checkpoint(config.checkpoint_path)["precision"]["precision"]
         stops = _stops(config, check.every_steps)
         for steps in stops:
@@ -143,7 +163,7 @@ def fine_tuning_curves(
         rows.extend({**key, **row} for row in measured)
     order = {start.label: index for index, start in enumerate(STARTS)}
     curves = pd.DataFrame(rows).sort_values(
-        ["configuration", "seed", "start"],
+        ["encoder", "configuration", "seed", "start"],
         key=lambda column: column.map(order) if column.name == "start" else column,
         kind="stable",
         ignore_index=True,
@@ -152,48 +172,77 @@ def fine_tuning_curves(
     trivial = trivial.iloc[[0]].drop(columns="seed")
     atomic_write_text(out_dir / "curves.csv", curves.to_csv(index=False), what="fine-tuning curves")
     atomic_write_text(out_dir / "trivial.csv", trivial.to_csv(index=False), what="trivial row")
-    this_configuration = curves[curves["configuration"] == check.configuration]
-    _plot(this_configuration, trivial.iloc[0], check, out_dir / "curves.png")
-    atomic_write_text(
-        out_dir / "frozen_vs_end_to_end.md", frozen_versus_end_to_end(this_configuration), what="comparison"
-    )
+    shown = curves[(curves["configuration"] == check.configuration) & (curves["encoder"] == encoder)]
+    _plot(shown, trivial.iloc[0], check, encoder, out_dir / "curves.png")
+    atomic_write_text(out_dir / "starts_compared.md", starts_compared(shown, trivial.iloc[0]), what="comparison")
     return curves
 
 
+# the encoder of every row written before the rows named theirs: the first committed one (62d962a)
+FIRST_ENCODER = "encoder_resnet18_128px_generated_3d.pt (sha256 47662e196ae1)"
+
+
 def _with_key(curves: pd.DataFrame) -> pd.DataFrame:
-    """Curves with their configuration and seed columns: files written before the check took
-    other seeds hold the rows of its defaults (the only ones it was run with)."""
-    for position, (column, default) in enumerate(
-        (("configuration", InitialisationCheck.configuration), ("seed", InitialisationCheck.seed))
-    ):
+    """Curves with their configuration, seed and encoder columns: files written before the check
+    took other seeds hold the rows of its defaults (the only ones it was run with), and files
+    written before it named the encoder were measured with :data:`FIRST_ENCODER`."""
+    defaults = (
+        ("configuration", InitialisationCheck.configuration),
+        ("seed", InitialisationCheck.seed),
+        ("encoder", FIRST_ENCODER),
+    )
+    for position, (column, default) in enumerate(defaults):
         if column not in curves.columns:
             curves.insert(position, column, default)
     return curves
 
 
-def frozen_versus_end_to_end(curves: pd.DataFrame) -> str:
-    """Markdown: the frozen start against the end-to-end start at the last measured step, over
-    the seeds both were measured with (one configuration's curves): paired differences of
-    PCK@0.2, PA-MPJPE and L_kpr with their 95 % intervals, and the training time of each."""
-    frozen, end_to_end = STARTS[0].label, STARTS[1].label
-    last = curves[curves["steps"] == curves["steps"].max()]
-    last = last[last["start"].isin([frozen, end_to_end])]
-    lines = [f"# {frozen} vs {end_to_end}: {', '.join(sorted(set(curves['configuration'])))}", ""]
-    if set(last["start"]) != {frozen, end_to_end}:
-        return "\n".join([*lines, "Not both starts measured at the last step: nothing to compare.", ""])
-    comparisons = [
-        Comparison("pck_0.2", {"start": frozen}, {"start": end_to_end}, higher_is_better=True, name="PCK@0.2 (%)"),
-        Comparison("pa_mpjpe_mm", {"start": frozen}, {"start": end_to_end}, name="PA-MPJPE (mm)"),
-        Comparison("kpr_loss", {"start": frozen}, {"start": end_to_end}, name="L_kpr"),
-    ]
-    result = finding(f"after {int(last['steps'].max())} steps, the frozen encoder does better", last, comparisons)
-    seconds = last.groupby("start")["training_seconds"].mean()
-    lines += [
-        f"- {result}",
-        f"- training seconds, mean over seeds: frozen {seconds[frozen]:.0f}, end to end {seconds[end_to_end]:.0f} "
-        f"({seconds[end_to_end] / seconds[frozen]:.2f}x); machines: {', '.join(sorted(set(last['machine'].dropna())))}",
+def starts_compared(curves: pd.DataFrame, trivial: pd.Series) -> str:
+    """Markdown, for one configuration's curves on one encoder: each start's last measurement
+    (mean over seeds) against the studies issue's bars, and each pair of :data:`COMPARED` at its
+    last step over the seeds both were measured with — paired differences of PCK@0.2, PA-MPJPE
+    and L_kpr with their 95 % intervals, and the training time of each."""
+    labels = {start.key: start.label for start in STARTS}
+    pa_mpjpe_bar = PA_MPJPE_FRACTION_BAR * trivial["pa_mpjpe_mm"]
+    configurations, encoders = (", ".join(sorted(set(curves[column]))) for column in ("configuration", "encoder"))
+    lines = [
+        f"# Starts compared: {configurations}; encoder {encoders}",
         "",
+        f"Bars: PCK@0.2 ≥ {PCK_BAR:.0f} %, PA-MPJPE ≤ {pa_mpjpe_bar:.1f} mm (the trivial row's "
+        f"{trivial['pa_mpjpe_mm']:.1f} − 20 %); trivial PCK@0.2 {trivial['pck_0.2']:.1f} %.",
+        "",
+        "| start | step | seeds | PCK@0.2 % | PA-MPJPE mm | meets both bars |",
+        "|---|---|---|---|---|---|",
     ]
+    for start in STARTS:
+        curve = curves[curves["start"] == start.label]
+        if curve.empty:
+            continue
+        last = curve[curve["steps"] == curve["steps"].max()]
+        pck, pa_mpjpe = last["pck_0.2"].mean(), last["pa_mpjpe_mm"].mean()
+        meets = "yes" if pck >= PCK_BAR and pa_mpjpe <= pa_mpjpe_bar else "no"
+        lines.append(f"| {start.label} | {last['steps'].max()} | {len(last)} | {pck:.1f} | {pa_mpjpe:.1f} | {meets} |")
+    lines.append("")
+    last = curves[curves["steps"] == curves["steps"].max()]
+    for first, second in COMPARED:
+        first, second = labels[first], labels[second]
+        pair = last[last["start"].isin([first, second])]
+        if set(pair["start"]) != {first, second}:
+            lines += [f"- {first} vs {second}: not both measured at step {last['steps'].max()}", ""]
+            continue
+        comparisons = [
+            Comparison("pck_0.2", {"start": first}, {"start": second}, higher_is_better=True, name="PCK@0.2 (%)"),
+            Comparison("pa_mpjpe_mm", {"start": first}, {"start": second}, name="PA-MPJPE (mm)"),
+            Comparison("kpr_loss", {"start": first}, {"start": second}, name="L_kpr"),
+        ]
+        claim = f"after {int(pair['steps'].max())} steps, {first} does better than {second}"
+        seconds = pair.groupby("start")["training_seconds"].mean()
+        lines += [
+            f"- {finding(claim, pair, comparisons)}",
+            f"  - training seconds, mean over seeds: {seconds[first]:.0f} against {seconds[second]:.0f}; "
+            f"machines: {', '.join(sorted(set(pair['machine'].dropna())))}",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -208,7 +257,7 @@ def _stops(config: TrainConfig, every_steps: int) -> list[int]:
     return sorted({*range(0, total, every_steps), total})
 
 
-def _plot(curves: pd.DataFrame, trivial: pd.Series, check: InitialisationCheck, path: Path) -> None:
+def _plot(curves: pd.DataFrame, trivial: pd.Series, check: InitialisationCheck, encoder: str, path: Path) -> None:
     """PCK@0.2 (%) and PA-MPJPE (mm) against the fine-tuning steps, one line per start, with the
     trivial row and the bars."""
     figure = Figure(figsize=(9, 4.4))
@@ -231,7 +280,7 @@ def _plot(curves: pd.DataFrame, trivial: pd.Series, check: InitialisationCheck, 
         axis.set_xlabel("fine-tuning steps (batch 8)")
         axis.set_ylabel(label)
     figure.legend(*left.get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=6.5)
-    figure.suptitle(f"{check.configuration}, {check.preset} preset: LSP test half", fontsize=9)
+    figure.suptitle(f"{check.configuration}, {check.preset} preset, {encoder}: LSP test half", fontsize=9)
     figure.tight_layout(rect=(0, 0.2, 1, 1))  # the legend below the two panels
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
@@ -247,6 +296,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--starts", nargs="+", default=list(InitialisationCheck.starts), choices=[start.key for start in STARTS]
     )
+    parser.add_argument("--encoder", type=Path, default=None, help="an encoder with its _regressor.pt beside it")
     arguments = parser.parse_args(argv)
     check = InitialisationCheck(
         arguments.configuration,
@@ -256,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
         arguments.evaluation_images,
         tuple(arguments.starts),
     )
-    curves = fine_tuning_curves(check)
+    curves = fine_tuning_curves(check, arguments.encoder)
     print(curves.to_string(index=False))
 
 
