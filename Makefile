@@ -40,8 +40,8 @@ body-model: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[build-body-model]"
 	$(PY) -m hybridlib.body_model.build_open
 
-# Rebuild the cpu preset's shared encoder (hybridlib/assets/encoder_resnet18_128px_generated_3d.pt):
-# generates its own 42,000 images (~15 min on 2 cores), then pretrains resnet18 on their 3D truth (~50 min).
+# Rebuild the cpu preset's shared encoder and regressor (hybridlib/assets/encoder_resnet18_128px_generated_3d*.pt):
+# generates its own 82,000 images (~30 min on 2 cores), then pretrains resnet18 on their 3D truth (about 104 min on a 2-core AMX Xeon).
 pretrained-encoder: $(STAMP)
 	$(PY) -m hybridlib.studies.pretrain_encoder
 

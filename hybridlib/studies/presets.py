@@ -6,9 +6,10 @@
 - ``cpu``: a real, reduced study on this kind of machine — ResNet-18 at 128 px on the full
   generated LSP / LSPET-format set, 5 epochs (Table 1) and 1 epoch (Table 2) instead of 120,
   3 seeds (the wall time of each study is in its ``provenance.json``). Every run starts from one
-  shared encoder pretrained on generated images with 3D truth (:data:`PRETRAINED_ENCODER`,
-  committed; :mod:`hybridlib.studies.pretrain_encoder`) where the paper starts from ImageNet.
-  Table 1 and Table 2 keep that encoder frozen and train the regressor (and the critic) on it
+  shared network — encoder and IEF regressor — pretrained on generated images with 3D truth
+  (:data:`PRETRAINED_ENCODER`, :data:`PRETRAINED_REGRESSOR`, committed;
+  :mod:`hybridlib.studies.pretrain_encoder`) where the paper starts from an ImageNet encoder and
+  a fresh regressor. Table 1 and Table 2 keep that encoder frozen and train the regressor (and the critic) on it
   (``freeze_encoder``: a step costs the encoder's forward pass only); the 8-image study trains
   the whole network, as its question is how well each loss fits 8 images.
 - ``paper``: the authors' settings — ResNet-50, 224 px, batch 8, 120 epochs, the full body
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hybridlib.body_model import OPEN_BODY_MODEL, OPEN_BODY_MODEL_LITE
+from hybridlib.models.regressor import regressor_weights_path
 from hybridlib.paths import data_root, results_root
 from hybridlib.precision import PRECISIONS
 
@@ -47,9 +49,11 @@ class GeneratedData:
         return f"generated-lsp{self.lsp}-lspet{self.lspet}-mosh{self.mosh}-seed{self.seed}"
 
 
-# The cpu preset's shared starting point: resnet18 pretrained on generated images with 3D truth
-# (python -m hybridlib.studies.pretrain_encoder; its provenance is in the .json beside it).
+# The cpu preset's shared starting point: resnet18 and the IEF regressor pretrained with it on
+# generated images with 3D truth (python -m hybridlib.studies.pretrain_encoder; provenance in the
+# .json beside the encoder).
 PRETRAINED_ENCODER = Path(__file__).resolve().parents[1] / "assets" / "encoder_resnet18_128px_generated_3d.pt"
+PRETRAINED_REGRESSOR = regressor_weights_path(PRETRAINED_ENCODER)
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,8 @@ PRESETS: dict[str, Preset] = {
             name="cpu", generated_data=GeneratedData(lsp=2000, lspet=10000, mosh=20000),
             body_model=str(OPEN_BODY_MODEL), backbone="resnet18", image_size=128, batch_size=8,
             epochs_lsp=5, epochs_lspet=1, overfit_steps=200, seeds=(0, 1, 2),
-            num_workers=1, encoder_weights=str(PRETRAINED_ENCODER), freeze_encoder=True,
+            num_workers=1, encoder_weights=str(PRETRAINED_ENCODER), regressor_weights=str(PRETRAINED_REGRESSOR),
+            freeze_encoder=True,
         ),
         Preset(
             name="paper", generated_data=GeneratedData(lsp=2000, lspet=10000, mosh=20000),

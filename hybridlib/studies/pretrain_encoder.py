@@ -1,7 +1,7 @@
 """The cpu preset's shared starting point: an encoder pretrained on generated images with their
 3D truth, built once by a fixed recipe and committed (as the open body model is).
 
-    python -m hybridlib.studies.pretrain_encoder [--epochs 3] [--lspet 40000] [--out PATH]
+    python -m hybridlib.studies.pretrain_encoder [--epochs 3] [--lspet 80000] [--out PATH]
     (or: make pretrained-encoder)
 
 The paper starts every configuration from one ImageNet-pretrained ResNet-50; offline there are
@@ -58,7 +58,7 @@ class PretrainRecipe:
     decay) and losses (w_kpr the studies', w_3d = w_kpr / 5 as SPIN weighs its 3D against its
     2D keypoints), and how often and on how many held-out test images it is measured."""
 
-    data: GeneratedData = field(default_factory=lambda: GeneratedData(lsp=2000, lspet=40000, mosh=200, seed=1000))
+    data: GeneratedData = field(default_factory=lambda: GeneratedData(lsp=2000, lspet=80000, mosh=200, seed=1000))
     backbone: str = "resnet18"
     image_size: int = 128
     epochs: int = 3

@@ -6,9 +6,11 @@ from dataclasses import replace
 
 import pytest
 
+from hybridlib.models import IterativeRegressor
 from hybridlib.models.encoder import read_encoder_weights
+from hybridlib.models.regressor import load_regressor_weights
 from hybridlib.studies import PRESETS, ParameterError, resolve_settings
-from hybridlib.studies.presets import PRETRAINED_ENCODER
+from hybridlib.studies.presets import PRETRAINED_ENCODER, PRETRAINED_REGRESSOR
 from hybridlib.training import TrainConfig
 
 
@@ -64,10 +66,14 @@ def test_presets_train_in_auto_precision_and_precision_can_be_set_per_study(tmp_
         resolve_settings("01_overfit_8_images", PRECISION="fp16", OUT_DIR=str(tmp_path))
 
 
-def test_the_cpu_preset_starts_from_the_committed_encoder_and_refuses_to_run_without_it(monkeypatch, tmp_path):
+@pytest.mark.parametrize("part", ["encoder", "regressor"])
+def test_the_cpu_preset_starts_from_the_committed_pair_and_refuses_to_run_without_either(monkeypatch, tmp_path, part):
     assert PRESETS["cpu"].encoder_weights == str(PRETRAINED_ENCODER)
-    assert read_encoder_weights(PRETRAINED_ENCODER)["backbone"] == PRESETS["cpu"].backbone
-    missing = replace(PRESETS["cpu"], encoder_weights=str(tmp_path / "gone.pt"))
+    assert PRESETS["cpu"].regressor_weights == str(PRETRAINED_REGRESSOR)
+    encoder = read_encoder_weights(PRETRAINED_ENCODER)
+    assert encoder["backbone"] == PRESETS["cpu"].backbone
+    load_regressor_weights(IterativeRegressor(512), PRETRAINED_REGRESSOR, PRETRAINED_ENCODER)  # pretrained together
+    missing = replace(PRESETS["cpu"], **{f"{part}_weights": str(tmp_path / "gone.pt")})
     monkeypatch.setitem(PRESETS, "cpu", missing)
-    with pytest.raises(ParameterError, match=r"gone\.pt, which is missing: .*make pretrained-encoder"):
+    with pytest.raises(ParameterError, match=rf"the {part} .*gone\.pt, which is missing: .*make pretrained-encoder"):
         resolve_settings("02_lsp_ablation", PRESET="cpu")

@@ -69,7 +69,7 @@ def test_each_recipe_trains_in_a_run_folder_of_its_own():
     base = PretrainRecipe()
     others = (
         replace(base, epochs=4),
-        replace(base, data=replace(base.data, lspet=80000)),
+        replace(base, data=replace(base.data, lspet=40000)),
         replace(base, lr=1e-4),
         replace(base, seed=1),
     )
