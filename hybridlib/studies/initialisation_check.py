@@ -97,7 +97,12 @@ def fine_tuning_curves(
     if unknown or not starts:
         raise ParameterError(f"starts must be some of {[start.key for start in STARTS]}, got {list(check.starts)}")
     settings = resolve_settings("02_lsp_ablation", PRESET=check.preset)
-    encoder_weights = Path(encoder_weights or settings.preset.encoder_weights or "")
+    if encoder_weights is None and settings.preset.encoder_weights is None:
+        raise ParameterError(
+            f"the {check.preset} preset starts from no pretrained pair: pass --encoder with the path of an encoder "
+            "that has its _regressor.pt beside it (make pretrained-encoder writes one)"
+        )
+    encoder_weights = Path(encoder_weights or settings.preset.encoder_weights)
     regressor_weights = regressor_weights_path(encoder_weights)
     for part, path in (("encoder", encoder_weights), ("regressor", regressor_weights)):
         if not path.is_file():

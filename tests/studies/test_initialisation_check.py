@@ -96,6 +96,8 @@ def test_a_configuration_that_ramps_w_mr_a_missing_regressor_or_an_unknown_start
     ramped = next(spec.label for _, _, spec in table_1_specs() if spec.w_mr_ramp_fraction)
     with pytest.raises(FileNotFoundError, match="make pretrained-encoder"):
         fine_tuning_curves(InitialisationCheck(preset="smoke"), tmp_path / "absent.pt")
+    with pytest.raises(ParameterError, match="starts from no pretrained pair: pass --encoder"):
+        fine_tuning_curves(InitialisationCheck(preset="smoke"))
     with pytest.raises(ParameterError, match="starts must be some of"):
         fine_tuning_curves(InitialisationCheck(preset="smoke", starts=("imagenet",)), pretrained_pair)
     with pytest.raises(ParameterError, match="ramps w_mr"):
