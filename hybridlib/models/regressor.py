@@ -104,9 +104,10 @@ def save_regressor_weights(
     return atomic_write(path, lambda handle: torch.save(payload, handle), what="regressor weights")
 
 
-def load_regressor_weights(regressor: IterativeRegressor, path: str | Path, encoder_weights: str | Path) -> None:
-    """Load a :func:`save_regressor_weights` file into ``regressor``; refused, naming both files,
-    when it was pretrained with another encoder than ``encoder_weights`` or does not fit."""
+def read_regressor_weights(path: str | Path) -> dict[str, Any]:
+    """The payload of a :func:`save_regressor_weights` file (``state_dict``, ``encoder_sha256``,
+    ``provenance``); refused, naming the file and the fix, when it is missing, unreadable or of
+    another kind."""
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -121,6 +122,13 @@ def load_regressor_weights(regressor: IterativeRegressor, path: str | Path, enco
         ) from error
     if not isinstance(payload, dict) or payload.get("format") != REGRESSOR_WEIGHTS_FORMAT:
         raise ValueError(f"{path} is not a hybridlib regressor-weights file (make pretrained-encoder writes one)")
+    return payload
+
+
+def load_regressor_weights(regressor: IterativeRegressor, path: str | Path, encoder_weights: str | Path) -> None:
+    """Load a :func:`save_regressor_weights` file into ``regressor``; refused, naming both files,
+    when it was pretrained with another encoder than ``encoder_weights`` or does not fit."""
+    payload = read_regressor_weights(path)
     if payload["encoder_sha256"] != sha256_of(encoder_weights):
         raise ValueError(
             f"regressor weights {path} were pretrained with another encoder than {encoder_weights} (SHA-256 "
@@ -139,7 +147,7 @@ def regressor_origin(regressor_weights: str | Path | None) -> str:
     if regressor_weights is None:
         return "a fresh IEF regressor from Θ_0 (the mean pose)"
     path = Path(regressor_weights)
-    made = torch.load(path, map_location="cpu", weights_only=True)["provenance"].get("summary", "")
+    made = read_regressor_weights(path)["provenance"].get("summary", "")
     return f"{path.name} (sha256 {sha256_of(path)[:12]}){': ' + made if made else ''}"
 
 

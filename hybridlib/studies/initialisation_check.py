@@ -178,7 +178,7 @@ def fine_tuning_curves(
     atomic_write_text(out_dir / "curves.csv", curves.to_csv(index=False), what="fine-tuning curves")
     atomic_write_text(out_dir / "trivial.csv", trivial.to_csv(index=False), what="trivial row")
     shown = curves[(curves["configuration"] == check.configuration) & (curves["encoder"] == encoder)]
-    _plot(shown, trivial.iloc[0], check, encoder, out_dir / "curves.png")
+    _plot(shown, trivial.iloc[0], check, encoder, settings.preset.batch_size, out_dir / "curves.png")
     atomic_write_text(out_dir / "starts_compared.md", starts_compared(shown, trivial.iloc[0]), what="comparison")
     return curves
 
@@ -262,7 +262,9 @@ def _stops(config: TrainConfig, every_steps: int) -> list[int]:
     return sorted({*range(0, total, every_steps), total})
 
 
-def _plot(curves: pd.DataFrame, trivial: pd.Series, check: InitialisationCheck, encoder: str, path: Path) -> None:
+def _plot(
+    curves: pd.DataFrame, trivial: pd.Series, check: InitialisationCheck, encoder: str, batch_size: int, path: Path
+) -> None:
     """PCK@0.2 (%) and PA-MPJPE (mm) against the fine-tuning steps, one line per start, with the
     trivial row and the bars."""
     figure = Figure(figsize=(9, 4.4))
@@ -282,7 +284,7 @@ def _plot(curves: pd.DataFrame, trivial: pd.Series, check: InitialisationCheck, 
             )
         axis.axhline(trivial[column], color="grey", linestyle=":", label="trivial: mean Θ, no image")
         axis.axhline(bars[column], color="red", linestyle="--", label="the issue's bar")
-        axis.set_xlabel("fine-tuning steps (batch 8)")
+        axis.set_xlabel(f"fine-tuning steps (batch {batch_size})")
         axis.set_ylabel(label)
     figure.legend(*left.get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=6.5)
     figure.suptitle(f"{check.configuration}, {check.preset} preset, {encoder}: LSP test half", fontsize=9)

@@ -133,5 +133,7 @@ def test_pretrained_regressor_weights_load_only_beside_the_encoder_they_were_tra
         load_regressor_weights(IterativeRegressor(encoder.feature_dim), encoder_file, encoder_file)
     with pytest.raises(FileNotFoundError, match="make pretrained-encoder"):
         load_regressor_weights(IterativeRegressor(encoder.feature_dim), tmp_path / "missing.pt", encoder_file)
+    with pytest.raises(ValueError, match="encoder_a.pt is not a hybridlib regressor-weights file"):
+        regressor_origin(encoder_file)  # the provenance line reads through the same checks
     with pytest.raises(ValueError, match="start from the encoder they were pretrained with"):
         NetworkConfig("resnet18", regressor_weights=str(regressor_file))  # no encoder weights named
