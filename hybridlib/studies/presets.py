@@ -9,9 +9,9 @@
   shared network — encoder and IEF regressor — pretrained on generated images with 3D truth
   (:data:`PRETRAINED_ENCODER`, :data:`PRETRAINED_REGRESSOR`, committed;
   :mod:`hybridlib.studies.pretrain_encoder`) where the paper starts from an ImageNet encoder and
-  a fresh regressor. Table 1 and Table 2 keep that encoder frozen and train the regressor (and the critic) on it
-  (``freeze_encoder``: a step costs the encoder's forward pass only); the 8-image study trains
-  the whole network, as its question is how well each loss fits 8 images.
+  a fresh regressor. Table 1 and Table 2 keep that encoder frozen and train the regressor (and
+  the critic) on it (``freeze_encoder``: a step costs the encoder's forward pass only); the
+  8-image study trains the whole network, as its question is how well each loss fits 8 images.
 - ``paper``: the authors' settings — ResNet-50, 224 px, batch 8, 120 epochs, the full body
   model; meant for a GPU and for real data (DATA_DIR).
 

@@ -1,5 +1,5 @@
-"""The cpu preset's shared starting point: an encoder pretrained on generated images with their
-3D truth, built once by a fixed recipe and committed (as the open body model is).
+"""The cpu preset's shared starting point: a network (encoder + IEF regressor) pretrained on
+generated images with their 3D truth, built once by a fixed recipe and committed (as the open body model is).
 
     python -m hybridlib.studies.pretrain_encoder [--epochs 3] [--lspet 80000] [--out PATH]
     (or: make pretrained-encoder)
@@ -7,7 +7,7 @@
 The paper starts every configuration from one ImageNet-pretrained ResNet-50; offline there are
 no ImageNet weights, and trained from random weights the cpu preset's networks stay at the
 level of predicting the mean pose. So every configuration and seed of the cpu preset starts
-from this one encoder instead (a documented deviation, docs/method.md). It is trained on a
+from this one network instead (a documented deviation, docs/method.md). It is trained on a
 generated set of its own (a different seed from the study data: other poses, shapes, clothes
 and backgrounds), supervised with the generated 3D truth — pose, β, 3D keypoints
 (:mod:`hybridlib.losses.supervised_3d`) — plus L_kpr, so that it favours neither studied loss

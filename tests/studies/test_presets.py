@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from hybridlib.models import IterativeRegressor
-from hybridlib.models.encoder import read_encoder_weights
+from hybridlib.models.encoder import BACKBONES, read_encoder_weights
 from hybridlib.models.regressor import load_regressor_weights
 from hybridlib.studies import PRESETS, ParameterError, resolve_settings
 from hybridlib.studies.presets import PRETRAINED_ENCODER, PRETRAINED_REGRESSOR
@@ -72,7 +72,8 @@ def test_the_cpu_preset_starts_from_the_committed_pair_and_refuses_to_run_withou
     assert PRESETS["cpu"].regressor_weights == str(PRETRAINED_REGRESSOR)
     encoder = read_encoder_weights(PRETRAINED_ENCODER)
     assert encoder["backbone"] == PRESETS["cpu"].backbone
-    load_regressor_weights(IterativeRegressor(512), PRETRAINED_REGRESSOR, PRETRAINED_ENCODER)  # pretrained together
+    feature_dim = BACKBONES[encoder["backbone"]][2]
+    load_regressor_weights(IterativeRegressor(feature_dim), PRETRAINED_REGRESSOR, PRETRAINED_ENCODER)  # together
     missing = replace(PRESETS["cpu"], **{f"{part}_weights": str(tmp_path / "gone.pt")})
     monkeypatch.setitem(PRESETS, "cpu", missing)
     with pytest.raises(ParameterError, match=rf"the {part} .*gone\.pt, which is missing: .*make pretrained-encoder"):
